@@ -1,0 +1,76 @@
+# shellcheck shell=sh
+# Helpers for the guest test plans (tests/vm/plans/*.sh). POSIX sh: it runs under
+# busybox ash in the guest and under bash/dash when a plan runs on the host.
+#
+# In the guest it is /etc/ksight/lib.sh; plans source it with `. "$KSIGHT_LIB"`.
+# Environment (set by guest-init.sh, or by run-matrix.sh for the host column):
+#   KSIGHT_MODE     guest | host
+#   KSIGHT_PAYLOAD  the payload directory (/payload in the guest)
+#   KSIGHT_RESULTS  extra file/tty that receives the result lines (the guest's
+#                   second serial port), empty for stdout only
+#
+# Result lines, one per check, machine-readable:
+#   KSIGHT-RESULT check=<name> status=pass|fail|skip detail="<text>"
+# <name> uses [a-z0-9_.-] only (it becomes part of a ctest name); detail has no
+# double quotes or newlines.
+
+: "${KSIGHT_MODE:=host}"
+: "${KSIGHT_PAYLOAD:=/payload}"
+: "${KSIGHT_RESULTS:=}"
+
+ksight_emit() {
+	printf '%s\n' "$1"
+	if [ -n "$KSIGHT_RESULTS" ]; then
+		printf '%s\n' "$1" >>"$KSIGHT_RESULTS" 2>/dev/null || true
+	fi
+}
+
+# ksight_result CHECK STATUS DETAIL...
+ksight_result() {
+	_kr_check=$(printf '%s' "$1" | tr -c 'a-zA-Z0-9_.\n-' '_' | tr 'A-Z' 'a-z')
+	_kr_status=$2
+	shift 2
+	_kr_detail=$(printf '%s' "$*" | tr '\n\r\t"' "   '" | cut -c1-300)
+	ksight_emit "KSIGHT-RESULT check=$_kr_check status=$_kr_status detail=\"$_kr_detail\""
+}
+ksight_pass() { _kp=$1; shift; ksight_result "$_kp" pass "$@"; }
+ksight_fail() { _kp=$1; shift; ksight_result "$_kp" fail "$@"; }
+ksight_skip() { _kp=$1; shift; ksight_result "$_kp" skip "$@"; }
+
+# Informational line (kept in the results file, not a check).
+ksight_info() { ksight_emit "KSIGHT-INFO $*"; }
+
+# ksight_timeout SECS CMD...: run with a hard limit (rc 124 on timeout). Works with
+# busybox (>= 1.30) and coreutils timeout alike.
+ksight_timeout() {
+	_kt=$1
+	shift
+	timeout -s KILL "$_kt" "$@"
+}
+
+# The tracefs mount point (prints nothing if there is none).
+ksight_tracefs() {
+	for _kt_d in /sys/kernel/tracing /sys/kernel/debug/tracing; do
+		if [ -d "$_kt_d/events" ]; then
+			printf '%s\n' "$_kt_d"
+			return 0
+		fi
+	done
+	return 1
+}
+
+# ksight_have_module NAME: loaded as a module or built in.
+ksight_have_module() {
+	[ -d "/sys/module/$1" ]
+}
+
+# A trigger or tool from the payload (bin/ first), else from PATH.
+ksight_find() {
+	for _kf in "$KSIGHT_PAYLOAD/bin/$1" "$KSIGHT_PAYLOAD/$1"; do
+		if [ -x "$_kf" ]; then
+			printf '%s\n' "$_kf"
+			return 0
+		fi
+	done
+	command -v "$1" 2>/dev/null
+}

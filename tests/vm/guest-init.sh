@@ -65,11 +65,6 @@ if mount -t bpf -o nosuid,nodev,noexec,mode=0700 bpf /sys/fs/bpf 2>/tmp/err; the
 else
 	ksight_fail mount.bpffs "$(cat /tmp/err)"
 fi
-if [ -d /sys/kernel/btf ] && [ -e /sys/kernel/btf/vmlinux ]; then
-	ksight_info "btf vmlinux=yes modules=$(ls /sys/kernel/btf | grep -vc '^vmlinux$')"
-else
-	ksight_info "btf vmlinux=no"
-fi
 
 hostname ksight-guest 2>/dev/null
 if ip link set lo up 2>/tmp/err && ip addr show lo | grep -q 'inet 127'; then
@@ -113,6 +108,13 @@ if [ -s /etc/ksight/modules ]; then
 			;;
 		esac
 	done </etc/ksight/modules
+fi
+
+# BTF: vmlinux, and which loaded modules carry their own (none on 5.10).
+if [ -e /sys/kernel/btf/vmlinux ]; then
+	ksight_info "btf vmlinux=yes modules=$(ls /sys/kernel/btf | grep -v '^vmlinux$' | tr '\n' ',' | sed 's/,$//')"
+else
+	ksight_info "btf vmlinux=no"
 fi
 
 plan_rc=none

@@ -80,18 +80,38 @@ else
 		ksight_fail smoke.vgem_fence "rc=$smoke_rc out=$smoke_out err=$(head -c 200 /tmp/smoke.err)"
 	fi
 	cat "$smoke_i/trace" >/tmp/smoke.trace 2>/dev/null
+	# A vgem fence is one whose dma_fence_init says driver=vgem; later events are
+	# matched by context+seqno too, because since 6.17 a signaled fence prints
+	# driver=detached-driver timeline=signaled-timeline (dma_fence_driver_name()),
+	# which is what dma_fence_wait_end shows on 7.x.
 	for smoke_e in $smoke_events; do
-		smoke_c=$(grep -c " $smoke_e: .*driver=vgem " /tmp/smoke.trace)
-		smoke_all=$(grep -c " $smoke_e: " /tmp/smoke.trace)
-		if [ "$smoke_c" -ge "$smoke_n" ]; then
-			ksight_pass "smoke.dma_fence.${smoke_e#dma_fence_}" "count=$smoke_c expected>=$smoke_n driver=vgem"
+		smoke_c=$(awk -v ev="$smoke_e:" '
+			function key(   i, c, s) {
+				for (i = 1; i <= NF; i++) {
+					if ($i ~ /^context=/) c = $i
+					if ($i ~ /^seqno=/) s = $i
+				}
+				return c " " s
+			}
+			$0 ~ / dma_fence_init: .*driver=vgem / { vgem[key()] = 1 }
+			index($0, " " ev " ") {
+				all++
+				if ($0 ~ /driver=vgem /) { n++; next }
+				if (key() in vgem) { n++; detached++ }
+			}
+			END { printf "%d %d %d\n", n, all, detached }' /tmp/smoke.trace)
+		set -- $smoke_c
+		smoke_d=""
+		[ "$3" -gt 0 ] && smoke_d=" ($3 by context+seqno: driver name detached once signaled)"
+		if [ "$1" -ge "$smoke_n" ]; then
+			ksight_pass "smoke.dma_fence.${smoke_e#dma_fence_}" "count=$1 expected>=$smoke_n driver=vgem$smoke_d"
 		else
 			ksight_fail "smoke.dma_fence.${smoke_e#dma_fence_}" \
-				"count=$smoke_c (all drivers $smoke_all) expected>=$smoke_n driver=vgem"
+				"count=$1 (all drivers $2) expected>=$smoke_n driver=vgem$smoke_d"
 		fi
 	done
-	smoke_line=$(grep -m1 ' dma_fence_init: ' /tmp/smoke.trace | sed 's/^ *//')
-	ksight_info "smoke: sample $smoke_line"
+	smoke_line=$(grep -m1 ' dma_fence_wait_end: ' /tmp/smoke.trace | sed 's/^.*dma_fence_wait_end: //')
+	ksight_info "smoke: wait_end sample: $smoke_line"
 	for smoke_e in $smoke_events; do
 		echo 0 >"$smoke_i/events/dma_fence/$smoke_e/enable" 2>/dev/null
 	done

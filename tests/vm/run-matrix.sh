@@ -15,7 +15,8 @@
 # extra triggers in bin/, extra plans in plans/. If it has its own plan.sh, that runs
 # instead of the generated one. The generated /payload/plan.sh runs each plan
 # (tests/vm/plans/<name>.sh, all of them by default, in name order) under a time limit.
-# tests/triggers/vgem_fence.c is built statically into bin/ unless the payload has one.
+# tests/triggers/vgem_fence.c is built statically into bin/ unless the payload has one;
+# this machine's iproute2 tc and ip are copied into bin/ too (VM_HOST_TOOLS, "" for none).
 #
 # Output: $VM_BUILD/results/<label>.txt (the KSIGHT-* lines of that kernel),
 # $VM_BUILD/results/table.txt (the table printed at the end), and per kernel the
@@ -96,6 +97,11 @@ if [[ ! -x $stage/bin/vgem_fence ]]; then
 	gcc -static -O2 -Wall -pthread -o "$stage/bin/vgem_fence" "$repo/tests/triggers/vgem_fence.c" ||
 		log "could not build vgem_fence; its checks will skip"
 fi
+# iproute2's tc and ip for netem (busybox's tc has no netem, its ip no gso_max_segs);
+# mkinitramfs.sh adds their shared libraries.
+for t in ${VM_HOST_TOOLS-/usr/sbin/tc /usr/sbin/ip}; do
+	[[ -x $t && ! -e $stage/bin/$(basename "$t") ]] && cp "$t" "$stage/bin/"
+done
 if [[ -z $plans ]]; then
 	plans=$(cd "$stage/plans" && ls -1 -- *.sh 2>/dev/null | sed 's/\.sh$//' | tr '\n' ' ')
 fi

@@ -9,7 +9,14 @@
 #   smoke.vgem_fence         the trigger ran its rounds (needs vgem)
 #   smoke.dma_fence.<event>  tracefs saw >= N init/signaled/wait_start/wait_end events
 #                            with driver=vgem (a tracefs instance, so nothing global moves)
-# Env: VGEM_FENCES (default 5).
+#   smoke.netem.qdisc        `tc qdisc add dev lo root netem loss` works (needs sch_netem
+#                            and iproute2's tc/ip in the payload; guest only unless
+#                            KSIGHT_HOST_NETEM=1, as it changes lo's qdisc)
+#   smoke.netem.retransmits  a TCP transfer over lossy lo arrives whole, gives
+#                            TcpRetransSegs > 0 and as many tcp_retransmit_skb +
+#                            tcp_retransmit_synack events (gso_max_segs 1 on lo, so one
+#                            event is one segment)
+# Env: VGEM_FENCES (default 5), NETEM_LOSS (default 5%), NETEM_BYTES (default 400000).
 . "${KSIGHT_LIB:?}"
 
 smoke_n=${VGEM_FENCES:-5}
@@ -116,5 +123,86 @@ else
 		echo 0 >"$smoke_i/events/dma_fence/$smoke_e/enable" 2>/dev/null
 	done
 	[ "$smoke_i" != "$smoke_t" ] && rmdir "$smoke_i" 2>/dev/null
+fi
+
+# --- netem: real retransmits on lo -------------------------------------------------
+smoke_retrans() {
+	awk '/^Tcp:/ { if (!h) { for (i = 1; i <= NF; i++) if ($i == "RetransSegs") c = i; h = 1 } else print $c }' /proc/net/snmp
+}
+smoke_tc=$(ksight_find tc)
+smoke_ip=$(ksight_find ip)
+smoke_why=""
+if [ "$KSIGHT_MODE" != guest ] && [ "${KSIGHT_HOST_NETEM:-0}" != 1 ]; then
+	smoke_why="host mode (KSIGHT_HOST_NETEM=1 to change lo's qdisc here)"
+elif [ -z "$smoke_tc" ] || ! "$smoke_tc" -V 2>&1 | grep -q iproute2; then
+	smoke_why="no iproute2 tc in the payload (busybox tc has no netem)"
+elif [ -z "$smoke_ip" ] || ! "$smoke_ip" -V 2>&1 | grep -q iproute2; then
+	smoke_why="no iproute2 ip in the payload"
+elif ! ksight_have_module sch_netem; then
+	smoke_why="no sch_netem in this kernel"
+fi
+if [ -n "$smoke_why" ]; then
+	ksight_skip smoke.netem.qdisc "$smoke_why"
+	ksight_skip smoke.netem.retransmits "$smoke_why"
+elif ! smoke_err=$("$smoke_tc" qdisc add dev lo root netem loss "${NETEM_LOSS:-5%}" 2>&1); then
+	ksight_fail smoke.netem.qdisc "$smoke_err"
+	ksight_skip smoke.netem.retransmits "no netem qdisc"
+else
+	ksight_pass smoke.netem.qdisc "$("$smoke_tc" qdisc show dev lo | head -n1)"
+	smoke_mtu=$(cat /sys/class/net/lo/mtu)
+	# Small segments, one per skb: many packets to lose, one event per segment.
+	"$smoke_ip" link set dev lo mtu 1500
+	"$smoke_ip" link set dev lo gso_max_segs 1 2>/dev/null ||
+		ksight_info "smoke: cannot set gso_max_segs on lo"
+	smoke_i=$smoke_t/instances/ksight-netem-$$
+	mkdir "$smoke_i" 2>/dev/null || smoke_i=""
+	if [ -n "$smoke_i" ]; then
+		echo 1 >"$smoke_i/events/tcp/tcp_retransmit_skb/enable"
+		echo 1 >"$smoke_i/events/tcp/tcp_retransmit_synack/enable"
+		echo 1 >"$smoke_i/tracing_on"
+	fi
+	smoke_a=$(smoke_retrans)
+	# busybox nc ends at EOF on either side: the server reads from a fifo that never
+	# ends, the client closes after its input, so every byte gets through.
+	rm -f /tmp/smoke.fifo
+	mkfifo /tmp/smoke.fifo
+	exec 9<>/tmp/smoke.fifo
+	ksight_timeout 60 nc -l -p 5599 <&9 2>/dev/null | wc -c >/tmp/smoke.rx &
+	smoke_srv=$!
+	sleep 0.3
+	head -c "${NETEM_BYTES:-400000}" /dev/zero | ksight_timeout 40 nc 127.0.0.1 5599 >/dev/null 2>&1
+	smoke_rc=$?
+	wait "$smoke_srv" 2>/dev/null
+	exec 9>&-
+	rm -f /tmp/smoke.fifo
+	# Let the connection finish closing (FINs can be lost and retransmitted too):
+	# wait until no socket on port 5599 (0x15DF) is left outside TIME_WAIT (06).
+	smoke_w=0
+	while [ "$smoke_w" -lt 100 ] &&
+		awk '$2 ~ /:15DF$/ || $3 ~ /:15DF$/ { if ($4 != "06") f = 1 } END { exit !f }' /proc/net/tcp; do
+		sleep 0.1
+		smoke_w=$((smoke_w + 1))
+	done
+	smoke_b=$(smoke_retrans)
+	smoke_ev=-1
+	if [ -n "$smoke_i" ]; then
+		echo 0 >"$smoke_i/tracing_on"
+		# TcpRetransSegs also counts SYN-ACK retransmits, traced as tcp_retransmit_synack.
+		smoke_ev=$(grep -c -E ' tcp_retransmit_(skb|synack): ' "$smoke_i/trace")
+		smoke_syn=$(grep -c ' tcp_retransmit_synack: ' "$smoke_i/trace")
+		echo 0 >"$smoke_i/events/tcp/tcp_retransmit_skb/enable"
+		echo 0 >"$smoke_i/events/tcp/tcp_retransmit_synack/enable"
+		rmdir "$smoke_i" 2>/dev/null
+	fi
+	"$smoke_tc" qdisc del dev lo root 2>/dev/null
+	"$smoke_ip" link set dev lo mtu "$smoke_mtu"
+	smoke_d=$((smoke_b - smoke_a))
+	smoke_rx=$(cat /tmp/smoke.rx 2>/dev/null)
+	smoke_detail="TcpRetransSegs+$smoke_d traced=$smoke_ev (synack ${smoke_syn:-?}) bytes=$smoke_rx/${NETEM_BYTES:-400000} loss=${NETEM_LOSS:-5%} nc_rc=$smoke_rc"
+	if [ "$smoke_d" -gt 0 ] && [ "$smoke_ev" = "$smoke_d" ] && [ "$smoke_rx" = "${NETEM_BYTES:-400000}" ]; then
+		ksight_pass smoke.netem.retransmits "$smoke_detail"
+	else
+		ksight_fail smoke.netem.retransmits "$smoke_detail"
+	fi
 fi
 :

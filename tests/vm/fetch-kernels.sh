@@ -61,7 +61,7 @@ apt_opts() {
 	printf '%s\n' \
 		-o "Dir::Etc::SourceList=$d/sources.list" -o Dir::Etc::SourceParts=/dev/null \
 		-o "Dir::State::Lists=$d/lists" -o "Dir::Cache=$d/cache" \
-		-o "Dir::State::status=$d/status" \
+		-o "Dir::State::status=$d/status" -o Dir::Cache::pkgcache=pkgcache.bin \
 		-o Dir::Etc::Preferences=/dev/null -o Dir::Etc::PreferencesParts=/dev/null \
 		-o APT::Architecture=amd64 -o APT::Architectures::=amd64 \
 		-o Acquire::Retries=3 -o Acquire::http::Timeout=60 -o Acquire::Languages=none \
@@ -93,25 +93,23 @@ apt_update() {
 # style "split" = linux-{base,binary,modules}-<kver> (sid, /usr/lib/modules),
 # style "image" = linux-image-<kver>-unsigned (bullseye .. trixie, /boot).
 pick_kernel() {
-	local suite=$1
+	local suite=$1 pkgs
 	mapfile -t opts < <(apt_opts "$suite")
-	apt-cache "${opts[@]}" pkgnames linux- 2>/dev/null |
-		grep -E '^linux-(image|binary)-[0-9][0-9.]*(-[0-9]+|[+]deb[0-9]+)?-amd64(-unsigned)?$' | grep -E '^linux-(image-.*-unsigned|binary-.*-amd64)$' |
-		while read -r pkg; do
-			local ver kver style
-			ver=$(apt-cache "${opts[@]}" show "$pkg" 2>/dev/null | awk '/^Version:/ {print $2; exit}')
+	mapfile -t pkgs < <(apt-cache "${opts[@]}" pkgnames linux- 2>/dev/null |
+		grep -E '^linux-(image|binary)-[0-9][0-9.]*(-[0-9]+|[+]deb[0-9]+)?-amd64(-unsigned)?$' |
+		grep -E '^linux-(image-.*-unsigned|binary-.*-amd64)$')
+	((${#pkgs[@]})) || return 0
+	# One apt-cache call for all candidates (each call re-reads the lists).
+	apt-cache "${opts[@]}" show "${pkgs[@]}" 2>/dev/null |
+		awk '/^Package:/ {p = $2} /^Version:/ {print $2, p}' |
+		while read -r ver pkg; do
 			case $pkg in
-			linux-binary-*)
-				kver=${pkg#linux-binary-}
-				style=split
-				;;
+			linux-binary-*) printf '%s split %s\n' "$ver" "${pkg#linux-binary-}" ;;
 			*)
-				kver=${pkg#linux-image-}
-				kver=${kver%-unsigned}
-				style=image
+				pkg=${pkg#linux-image-}
+				printf '%s image %s\n' "$ver" "${pkg%-unsigned}"
 				;;
 			esac
-			printf '%s %s %s\n' "$ver" "$style" "$kver"
 		done | sort -V -k1,1 | tail -n1 | awk '{print $2, $3, $1}'
 }
 

@@ -3,7 +3,9 @@
 #
 # Usage: tests/vm/run-matrix.sh [--payload DIR] [--labels "5.10 6.1 6.12 7.x host"]
 #                               [--plans "smoke ..."] [--jobs N] [--timeout SECS]
-# Env (same meaning as the options): PAYLOAD, VM_LABELS, VM_PLANS, VM_JOBS, VM_TIMEOUT;
+#                               [--report-only]
+# Env (same meaning as the options): PAYLOAD, VM_LABELS, VM_PLANS, VM_JOBS, VM_TIMEOUT,
+#   VM_REPORT_ONLY=1;
 #   VM_BUILD (default build/vm), VM_PLAN_TIMEOUT (per plan, default 150 s) and
 #   everything fetch-kernels.sh and boot.sh read (VM_MIRROR, VM_APT_UPDATE, VM_ACCEL...).
 #
@@ -20,7 +22,9 @@
 #
 # Output: $VM_BUILD/results/<label>.txt (the KSIGHT-* lines of that kernel),
 # $VM_BUILD/results/table.txt (the table printed at the end), and per kernel the
-# console log under $VM_BUILD/runs/<label>/. Exit status 0 when no check failed, else 1.
+# console log under $VM_BUILD/runs/<label>/. Exit status 0 when no check failed, else 1;
+# with --report-only 0 whenever the table was made (for a ctest fixture whose cells are
+# judged one by one by check-result.sh).
 # tests/vm/check-result.sh LABEL CHECK turns one cell into an exit status for ctest.
 set -euo pipefail
 
@@ -34,6 +38,7 @@ payload=${PAYLOAD:-}
 labels=${VM_LABELS:-5.10 6.1 6.12 7.x host}
 plans=${VM_PLANS:-}
 jobs=${VM_JOBS:-$(nproc)}
+report_only=${VM_REPORT_ONLY:-0}
 boot_timeout=${VM_TIMEOUT:-240}
 plan_timeout=${VM_PLAN_TIMEOUT:-150}
 while (($#)); do
@@ -43,6 +48,7 @@ while (($#)); do
 	--plans) plans=$2; shift 2 ;;
 	--jobs) jobs=$2; shift 2 ;;
 	--timeout) boot_timeout=$2; shift 2 ;;
+	--report-only) report_only=1; shift ;;
 	-h | --help)
 		sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'
 		exit 0
@@ -159,18 +165,55 @@ run_kernel() {
 }
 
 run_host() {
-	local out=$results/host.txt t
+	local out=$results/host.txt t rc m
 	t=$(now)
+	mkdir -p "$VM_BUILD/runs/host"
 	{
 		echo "KSIGHT-KERNEL label=host suite=host kver=$(uname -r) version=$(uname -v | tr ' ' '_')"
 		if [[ $(id -u) -ne 0 ]]; then
 			echo "KSIGHT-RESULT check=guest status=skip detail=\"host plans need root\""
 		else
-			mkdir -p "$VM_BUILD/runs/host"
+			# The checks guest-init.sh makes, as far as they mean something here, so
+			# every column has the same rows.
+			(
+				. "$here/guest-lib.sh"
+				ksight_skip boot "host column: no VM"
+				if grep -q ' /sys/kernel/tracing tracefs ' /proc/mounts; then
+					ksight_pass mount.tracefs /sys/kernel/tracing
+				else
+					ksight_skip mount.tracefs "not mounted on this host"
+				fi
+				if grep -q ' bpf ' /proc/mounts; then
+					ksight_pass mount.bpffs "$(awk '$3 == "bpf" {print $2; exit}' /proc/mounts)"
+				else
+					ksight_skip mount.bpffs "not mounted on this host"
+				fi
+				if ip addr show lo 2>/dev/null | grep -q 'inet 127'; then
+					ksight_pass net.lo "lo up"
+				else
+					ksight_skip net.lo "lo down on this host"
+				fi
+				for m in vgem gpu_sched sch_netem; do
+					if [[ -d /sys/module/$m ]]; then
+						ksight_pass "module.$m" "present on the host"
+					else
+						ksight_skip "module.$m" "not in the host kernel (run-matrix does not load modules here)"
+					fi
+				done
+			)
+			set +e
 			(cd "$VM_BUILD/runs/host" &&
 				KSIGHT_MODE=host KSIGHT_PAYLOAD=$stage KSIGHT_LIB=$here/guest-lib.sh KSIGHT_RESULTS="" \
-					PATH="$stage/bin:$stage:$PATH" timeout -s KILL "$boot_timeout" sh "$stage/plan.sh") 2>"$VM_BUILD/runs/host.err" |
-				grep -a '^KSIGHT-' || true
+					PATH="$stage/bin:$stage:$PATH" timeout -s KILL "$boot_timeout" sh "$stage/plan.sh") \
+				>"$VM_BUILD/runs/host/plan.out" 2>"$VM_BUILD/runs/host/plan.err"
+			rc=$?
+			set -e
+			grep -a '^KSIGHT-' "$VM_BUILD/runs/host/plan.out" || true
+			if ((rc == 0)); then
+				echo "KSIGHT-RESULT check=plan status=pass detail=\"plan.sh finished\""
+			else
+				echo "KSIGHT-RESULT check=plan status=fail detail=\"plan.sh exited $rc\""
+			fi
 			echo "KSIGHT-DONE host seconds=$(since "$t")"
 		fi
 	} >"$out.tmp"
@@ -238,6 +281,7 @@ awk -v cols="${cols[*]}" -v dir="$results" '
 		exit fails > 0
 	}' | tee "$results/table.txt"
 rc=${PIPESTATUS[0]}
+((report_only)) && rc=0
 for l in "${cols[@]}"; do
 	grep -h '^KSIGHT-KERNEL' "$results/$l.txt" 2>/dev/null | sed 's/^KSIGHT-KERNEL /kernel: /'
 done | tee -a "$results/table.txt"

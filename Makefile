@@ -1,0 +1,76 @@
+# ksight - top-level build.
+#   make            build the BPF probes, their skeletons and build/ksight
+#   make run        build, then run the agent in the foreground with the default config
+#   make test       build, then run every test (unit + root BPF tests) through ctest
+#   make lint       clang-format / clang-tidy checks
+# A new probe is a new folder bpf/probes/<probe>/ with <probe>.bpf.c: no edit here.
+
+BUILD ?= build
+BUILD_TYPE ?= RelWithDebInfo
+CLANG ?= clang
+BPFTOOL ?= bpftool
+JOBS ?= $(shell nproc)
+
+# Architecture switch: vmlinux/<arch>/vmlinux.h and __TARGET_ARCH_<arch>.
+UNAME_M := $(shell uname -m)
+ARCH ?= $(if $(filter aarch64,$(UNAME_M)),arm64,x86)
+
+PROBES := $(notdir $(patsubst %/,%,$(dir $(wildcard bpf/probes/*/*.bpf.c))))
+BPF_OBJS := $(foreach p,$(PROBES),$(BUILD)/bpf/$(p).bpf.o)
+SKELS := $(foreach p,$(PROBES),$(BUILD)/skel/$(p).skel.h)
+BPF_COMMON := $(wildcard bpf/include/*.h) vmlinux/$(ARCH)/vmlinux.h
+BPF_CFLAGS := -target bpf -g -O2 -Wall -Werror -Wno-unused-function \
+	-D__TARGET_ARCH_$(ARCH) -Ibpf/include -Ivmlinux/$(ARCH)
+DEPS_STAMP := $(BUILD)/.deps-$(ARCH)
+
+.PHONY: all deps test-deps bpf agent run test test-unit test-bpf test-kernels lint format clean
+.DELETE_ON_ERROR:
+
+all: agent
+
+# Install what is missing (tools/install-deps.sh is idempotent and quick when all is there).
+deps:
+	@tools/install-deps.sh build
+test-deps:
+	@tools/install-deps.sh test
+
+$(BUILD)/bpf $(BUILD)/skel:
+	@mkdir -p $@
+
+define BPF_RULES
+$(BUILD)/bpf/$(1).bpf.o: bpf/probes/$(1)/$(1).bpf.c $(wildcard bpf/probes/$(1)/*.h) $(BPF_COMMON) | $(BUILD)/bpf deps
+	$$(CLANG) $$(BPF_CFLAGS) -Ibpf/probes/$(1) -c $$< -o $$@
+$(BUILD)/skel/$(1).skel.h: $(BUILD)/bpf/$(1).bpf.o | $(BUILD)/skel
+	$$(BPFTOOL) gen skeleton $$< name ks_$(1) > $$@.tmp && mv $$@.tmp $$@
+endef
+$(foreach p,$(PROBES),$(eval $(call BPF_RULES,$(p))))
+
+bpf: $(SKELS)
+
+$(BUILD)/CMakeCache.txt: CMakeLists.txt | deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DKSIGHT_SKEL_DIR=$(abspath $(BUILD)/skel) \
+		-DKSIGHT_PROBES="$(PROBES)" >/dev/null
+
+agent: $(SKELS) $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: agent
+	$(BUILD)/ksight run --output - $(ARGS)
+
+test: test-deps agent
+	cd $(BUILD) && ctest --output-on-failure --timeout 600 $(CTEST_ARGS)
+
+test-unit: test-deps agent
+	cd $(BUILD) && ctest --output-on-failure -L unit $(CTEST_ARGS)
+
+test-bpf: test-deps agent
+	cd $(BUILD) && ctest --output-on-failure -L bpf $(CTEST_ARGS)
+
+lint:
+	@tools/lint.sh
+
+format:
+	@tools/lint.sh --fix
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * syscalls - per-(process, syscall) counts, errors and latency aggregated in
+ * the kernel, plus one ring record per slow call or failed call with a
+ * watched errno.
+ *
+ * Hooks: raw_syscalls:sys_enter / sys_exit, as tp_btf (BTF-typed raw
+ * tracepoints, cheapest) or as classic tracepoints where tp_btf cannot load.
+ * The agent picks one pair at start with bpf_program__set_autoload().
+ */
+#include "ksight_common.bpf.h"
+#include "syscalls.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#if defined(__TARGET_ARCH_x86)
+#define KS_NR_EXIT 60
+#define KS_NR_EXIT_GROUP 231
+#elif defined(__TARGET_ARCH_arm64)
+#define KS_NR_EXIT 93
+#define KS_NR_EXIT_GROUP 94
+#endif
+
+const volatile __u64 slow_ns = 100ULL * 1000 * 1000;
+const volatile bool record_errnos = false;
+const volatile __u64 watch_errnos[KS_SYSCALL_WATCH_WORDS] = {};
+
+/* Start of the call in flight, per thread. */
+struct sys_start {
+	__u64 ts;
+	__u64 args[6];
+	__u64 nr;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384); /* threads in a syscall at once; sized by the agent */
+	__type(key, __u32);
+	__type(value, struct sys_start);
+} starts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 16384); /* sized by the agent */
+	__type(key, struct ks_sys_key);
+	__type(value, struct ks_sys_stats);
+} sys_stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct ks_sys_errno_key);
+	__type(value, __u64);
+} sys_errnos SEC(".maps");
+
+KS_DECLARE_RING(ring);
+
+/* Zero-initialised template for new sys_stats entries (too big for the stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ks_sys_stats);
+} stats_zero SEC(".maps");
+
+static __always_inline __u32 log2_slot(__u64 v)
+{
+	__u32 r = 0;
+
+	/* Branch-light floor(log2(v)); v == 0 lands in slot 0. */
+	if (v >= (1ULL << 32)) { v >>= 32; r += 32; }
+	if (v >= (1ULL << 16)) { v >>= 16; r += 16; }
+	if (v >= (1ULL << 8)) { v >>= 8; r += 8; }
+	if (v >= (1ULL << 4)) { v >>= 4; r += 4; }
+	if (v >= (1ULL << 2)) { v >>= 2; r += 2; }
+	if (v >= (1ULL << 1)) { r += 1; }
+	if (r >= KS_SYSCALL_HIST_SLOTS)
+		r = KS_SYSCALL_HIST_SLOTS - 1;
+	return r;
+}
+
+static __always_inline bool errno_watched(__u32 err)
+{
+	__u64 bits;
+
+	/* Constant indices only: the verifier cannot bound err / 64 here. */
+	if (!record_errnos)
+		return false;
+	if (err < 64)
+		bits = watch_errnos[0];
+	else if (err < 128)
+		bits = watch_errnos[1];
+	else if (err < 192)
+		bits = watch_errnos[2];
+	else
+		return false;
+	return (bits >> (err & 63)) & 1;
+}
+
+static __always_inline int on_enter(__u64 nr, const __u64 *args)
+{
+	struct sys_start st;
+	__u32 tid;
+
+	/* exit and exit_group never return: a start entry would leak. */
+	if (nr == KS_NR_EXIT || nr == KS_NR_EXIT_GROUP)
+		return 0;
+	if (!ks_current_wanted())
+		return 0;
+	tid = (__u32)bpf_get_current_pid_tgid();
+	st.ts = bpf_ktime_get_boot_ns();
+	st.nr = nr;
+	__builtin_memcpy(st.args, args, sizeof(st.args));
+	bpf_map_update_elem(&starts, &tid, &st, BPF_ANY);
+	return 0;
+}
+
+static __always_inline int on_exit(__s64 ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
+	struct ks_sys_key key;
+	struct ks_sys_stats *s;
+	struct sys_start *st;
+	__u64 now, lat;
+	__u32 err = 0;
+
+	st = bpf_map_lookup_elem(&starts, &tid);
+	if (!st)
+		return 0; /* filtered at enter, or the call began before we attached */
+	now = bpf_ktime_get_boot_ns();
+	lat = now - st->ts;
+	key.tgid = pid_tgid >> 32;
+	key.nr = (__u32)st->nr;
+	if (ret < 0 && ret >= -KS_SYSCALL_MAX_ERRNO)
+		err = (__u32)-ret;
+
+	s = bpf_map_lookup_elem(&sys_stats, &key);
+	if (!s) {
+		__u32 zero = 0;
+		struct ks_sys_stats *z = bpf_map_lookup_elem(&stats_zero, &zero);
+
+		if (z) {
+			bpf_get_current_comm(z->comm, sizeof(z->comm));
+			z->cgroup_id = bpf_get_current_cgroup_id();
+			if (bpf_map_update_elem(&sys_stats, &key, z, BPF_NOEXIST) && bpf_map_lookup_elem(&sys_stats, &key) == NULL)
+				ks_count(KS_CNT_MAP_FULL);
+			s = bpf_map_lookup_elem(&sys_stats, &key);
+		}
+	}
+	if (s) {
+		s->count++;
+		s->lat_sum_ns += lat;
+		if (lat > s->lat_max_ns)
+			s->lat_max_ns = lat;
+		s->hist[log2_slot(lat)]++;
+		if (err) {
+			struct ks_sys_errno_key ek = { .tgid = key.tgid, .nr = key.nr, .err = err };
+			__u64 one = 1, *c;
+
+			s->errors++;
+			c = bpf_map_lookup_elem(&sys_errnos, &ek);
+			if (c)
+				*c += 1;
+			else if (bpf_map_update_elem(&sys_errnos, &ek, &one, BPF_NOEXIST) &&
+				 !bpf_map_lookup_elem(&sys_errnos, &ek))
+				ks_count(KS_CNT_MAP_FULL);
+		}
+	}
+
+	if (lat >= slow_ns || (err && errno_watched(err))) {
+		struct ks_syscall_rec *r;
+
+		r = ks_ring_reserve(&ring, sizeof(*r), KS_REC_SYSCALL);
+		if (r) {
+			r->hdr.ts_ns = st->ts; /* the record's time is the call's start */
+			ks_fill_current_task(&r->task);
+			__builtin_memcpy(r->args, st->args, sizeof(r->args));
+			r->ret = ret;
+			r->latency_ns = lat;
+			r->nr = key.nr;
+			r->reason = (lat >= slow_ns ? KS_SYS_REASON_SLOW : 0) |
+				    (err && errno_watched(err) ? KS_SYS_REASON_ERRNO : 0);
+			ks_ring_submit(&ring, r);
+		}
+	}
+	bpf_map_delete_elem(&starts, &tid);
+	return 0;
+}
+
+/* tp_btf flavour: BTF-typed raw tracepoint, args read straight from pt_regs. */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter_btf, struct pt_regs *regs, long id)
+{
+	__u64 args[6];
+
+	if (!regs)
+		return 0;
+	/* BTF-typed pointer: direct loads, no probe_read helper calls. */
+	KS_SYSCALL_ARGS(regs, args);
+	return on_enter(id, args);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit_btf, struct pt_regs *regs, long ret)
+{
+	return on_exit(ret);
+}
+
+/* Classic tracepoint flavour: the fallback where tp_btf is unavailable. */
+SEC("tracepoint/raw_syscalls/sys_enter")
+int sys_enter_tp(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 args[6];
+
+	args[0] = ctx->args[0];
+	args[1] = ctx->args[1];
+	args[2] = ctx->args[2];
+	args[3] = ctx->args[3];
+	args[4] = ctx->args[4];
+	args[5] = ctx->args[5];
+	return on_enter(ctx->id, args);
+}
+
+SEC("tracepoint/raw_syscalls/sys_exit")
+int sys_exit_tp(struct trace_event_raw_sys_exit *ctx)
+{
+	return on_exit(ctx->ret);
+}

@@ -1,0 +1,414 @@
+#include "core/agent.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <random>
+
+#include "core/loader.h"
+#include "core/probe.h"
+
+namespace ksight {
+
+Clock Clock::Now() {
+  // Bracket BOOTTIME between two REALTIME reads to keep the error small.
+  const uint64_t u1 = UnixNs();
+  const uint64_t b = BootNs();
+  const uint64_t u2 = UnixNs();
+  return Clock{static_cast<int64_t>(u1 / 2 + u2 / 2) - static_cast<int64_t>(b)};
+}
+
+uint64_t Clock::BootNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+uint64_t Clock::UnixNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+namespace {
+
+struct FdCloser {
+  int fd = -1;
+  ~FdCloser() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+std::string HostName(const Config& cfg) {
+  if (!cfg.host_name.empty()) return cfg.host_name;
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof(buf) - 1) != 0) return "unknown";
+  return buf;
+}
+
+std::string NewInstanceId() {
+  std::random_device rd;
+  std::uniform_int_distribution<uint64_t> dist;
+  return fmt::format("{:016x}{:016x}", dist(rd), dist(rd));
+}
+
+Result<Filters> ResolveFilters(const Config& cfg) {
+  Filters f;
+  f.pids = cfg.pids;
+  f.comms = cfg.comms;
+  for (const auto& c : cfg.cgroups) {
+    if (!c.empty() && std::all_of(c.begin(), c.end(), ::isdigit)) {
+      f.cgroup_ids.push_back(std::stoull(c));
+      continue;
+    }
+    std::string path = c;
+    if (path.rfind("/sys/fs/cgroup", 0) != 0) path = "/sys/fs/cgroup/" + c;
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+      return Status::Error(fmt::format("cgroup filter '{}': {} is not a cgroup v2 directory", c, path));
+    }
+    f.cgroup_ids.push_back(st.st_ino);  // cgroup v2: the id is the directory's inode
+  }
+  return f;
+}
+
+struct ActiveProbe {
+  std::unique_ptr<Probe> probe;
+  ProbeId id = 0;
+  std::unique_ptr<ProbeContext> ctx;
+  Output* out = nullptr;
+};
+
+int OnRing(void* ctx, void* data, size_t size) {
+  auto* ap = static_cast<ActiveProbe*>(ctx);
+  ap->out->CountReceived(ap->id);
+  ap->probe->OnRecord(data, size);
+  return 0;
+}
+
+class Agent {
+ public:
+  explicit Agent(const Config& cfg) : cfg_(cfg) {}
+  int Run();
+
+ private:
+  void EmitStatus(std::string_view state, std::string_view probe, std::string_view reason,
+                  const Details& details = {});
+  void EmitHeartbeatAndLoss(uint64_t start_ns, uint64_t end_ns);
+  void RollupAll(uint64_t start_ns, uint64_t end_ns);
+  void DrainRings();
+
+  const Config& cfg_;
+  HostFeatures host_;
+  Filters filters_;
+  Clock clock_;
+  std::unique_ptr<Output> out_;
+  std::vector<std::unique_ptr<ActiveProbe>> probes_;
+  RingBufferPtr rb_;
+  // Drops already reported in agent.loss, per probe and reason.
+  std::vector<std::array<uint64_t, kDropReasons>> reported_;
+  std::vector<uint64_t> reported_agg_;
+};
+
+void Agent::EmitStatus(std::string_view state, std::string_view probe, std::string_view reason,
+                       const Details& details) {
+  auto& w = out_->Begin(0, "agent.status", Clock::UnixNs());
+  w.KObject("status");
+  w.KV("state", state);
+  if (!probe.empty()) w.KV("probe", probe);
+  if (!reason.empty()) w.KV("reason", reason);
+  if (probe.empty()) {
+    w.KV("kernel_release", host_.kernel_release()).KV("btf", host_.btf());
+    w.KV("tracefs", host_.tracefs() ? std::string_view(host_.tracefs_path()) : std::string_view());
+    w.KV("pid", static_cast<uint32_t>(::getpid()));
+  }
+  if (!details.empty()) {
+    w.KObject("details");
+    for (const auto& [k, v] : details) w.KV(k, v);
+    w.EndObject();
+  }
+  w.EndObject();
+  out_->End();
+}
+
+void Agent::DrainRings() {
+  if (rb_) ring_buffer__consume(rb_.get());
+}
+
+void Agent::RollupAll(uint64_t start_ns, uint64_t end_ns) {
+  for (auto& ap : probes_) ap->probe->Rollup(start_ns, end_ns);
+}
+
+void Agent::EmitHeartbeatAndLoss(uint64_t start_ns, uint64_t end_ns) {
+  for (auto& ap : probes_) {
+    const BpfTotals t = ap->probe->ReadBpfTotals();
+    out_->SetBpfTotals(ap->id, t.seen, t.ring_full, t.map_full);
+  }
+  // Settle what is buffered so the counters below are exact: everything
+  // counted as seen before this point is now emitted or dropped.
+  out_->Flush();
+  const size_t n = out_->probe_count();
+  reported_.resize(n);
+  reported_agg_.resize(n);
+  std::vector<ProbeCounters> snap;
+  snap.reserve(n);
+  for (size_t i = 0; i < n; ++i) snap.push_back(out_->counters(static_cast<ProbeId>(i)));
+
+  auto& w = out_->Begin(0, "agent.heartbeat", end_ns);
+  w.KObject("counters");
+  for (size_t i = 0; i < n; ++i) {
+    const auto& c = snap[i];
+    w.KObject(out_->probe_name(static_cast<ProbeId>(i)));
+    w.KV("seen", c.seen).KV("emitted", c.emitted).KV("dropped", c.dropped_total());
+    w.KObject("dropped_by_reason");
+    for (size_t r = 0; r < kDropReasons; ++r) {
+      if (c.dropped[r]) w.KV(DropReasonName(static_cast<DropReason>(r)), c.dropped[r]);
+    }
+    w.EndObject();
+    if (i != 0) w.KV("bpf_seen", c.bpf_seen).KV("received", c.received);
+    w.KV("aggregation_lost", c.aggregation_lost);
+    w.EndObject();
+  }
+  w.EndObject();
+  w.KObject("interval").Key("start").Rfc3339(start_ns).Key("end").Rfc3339(end_ns).EndObject();
+  out_->End();
+
+  for (size_t i = 0; i < n; ++i) {
+    const auto& c = snap[i];
+    for (size_t r = 0; r < kDropReasons; ++r) {
+      const uint64_t delta = c.dropped[r] - reported_[i][r];
+      if (delta == 0) continue;
+      reported_[i][r] = c.dropped[r];
+      auto& lw = out_->Begin(0, "agent.loss", end_ns);
+      lw.KObject("loss").KV("probe", out_->probe_name(static_cast<ProbeId>(i)));
+      lw.KV("reason", DropReasonName(static_cast<DropReason>(r)));
+      lw.KV("count", delta).KV("total", c.dropped[r]).EndObject();
+      lw.KObject("interval").Key("start").Rfc3339(start_ns).Key("end").Rfc3339(end_ns).EndObject();
+      out_->End();
+      spdlog::warn("{}: {} events dropped ({}) in the last interval", out_->probe_name(static_cast<ProbeId>(i)),
+                   delta, DropReasonName(static_cast<DropReason>(r)));
+    }
+    if (c.aggregation_lost > reported_agg_[i]) {
+      const uint64_t delta = c.aggregation_lost - reported_agg_[i];
+      reported_agg_[i] = c.aggregation_lost;
+      auto& lw = out_->Begin(0, "agent.loss", end_ns);
+      lw.KObject("loss").KV("probe", out_->probe_name(static_cast<ProbeId>(i)));
+      lw.KV("reason", "map_full").KV("count", delta).KV("total", c.aggregation_lost);
+      lw.KV("note", "in-kernel aggregation updates lost: raise the map size").EndObject();
+      lw.KObject("interval").Key("start").Rfc3339(start_ns).Key("end").Rfc3339(end_ns).EndObject();
+      out_->End();
+    }
+  }
+  out_->Flush();
+}
+
+int Agent::Run() {
+  host_ = HostFeatures::Probe(/*mount_tracefs=*/true);
+  if (!host_.privileged()) {
+    spdlog::error("{}", host_.privilege_error());
+    return kExitRuntime;
+  }
+  auto filters = ResolveFilters(cfg_);
+  if (!filters) {
+    spdlog::error("{}", filters.status().message());
+    return kExitUsage;
+  }
+  filters_ = std::move(filters.value());
+  if (!host_.tracefs()) spdlog::warn("{}", host_.tracefs_error());
+  if (host_.tracefs_mounted_by_us()) spdlog::info("mounted tracefs at {}", host_.tracefs_path());
+
+  std::unique_ptr<Sink> sink;
+  if (cfg_.output == "-") {
+    sink = MakeFdSink(STDOUT_FILENO, "stdout");
+  } else {
+    auto s = OpenFileSink(cfg_.output);
+    if (!s) {
+      spdlog::error("{}", s.status().message());
+      return kExitRuntime;
+    }
+    sink = std::move(s.value());
+  }
+  out_ = std::make_unique<Output>(
+      EnvelopeInfo{HostName(cfg_), KSIGHT_VERSION, NewInstanceId()}, std::move(sink));
+  clock_ = Clock::Now();
+  InstallLibbpfLogger();
+
+  // Block the signals we handle; they arrive through a signalfd.
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGINT);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGHUP);
+  sigaddset(&mask, SIGUSR1);
+  sigprocmask(SIG_BLOCK, &mask, nullptr);
+  FdCloser sfd{signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK)};
+
+  EmitStatus("starting", "", "");
+
+  // Select probes: the configured list, or all.
+  std::vector<const ProbeInfo*> selected;
+  for (const auto& info : ProbeRegistry()) {
+    if (cfg_.probes.empty() ||
+        std::find(cfg_.probes.begin(), cfg_.probes.end(), info.name) != cfg_.probes.end())
+      selected.push_back(&info);
+  }
+  const uint32_t self = static_cast<uint32_t>(::getpid());
+  const uint64_t t0 = Clock::BootNs();
+  for (const ProbeInfo* info : selected) {
+    auto ap = std::make_unique<ActiveProbe>();
+    ap->probe = info->make();
+    ap->out = out_.get();
+    ap->id = out_->RegisterProbe(std::string(info->name));
+    const ProbeCheck chk = ap->probe->Check(host_);
+    if (!chk.runnable) {
+      spdlog::warn("probe {} disabled: {}", info->name, chk.reason);
+      EmitStatus("disabled", info->name, chk.reason, chk.details);
+      continue;
+    }
+    ap->ctx = std::make_unique<ProbeContext>(
+        ProbeContext{cfg_, host_, filters_, *out_, ap->id, self, clock_});
+    const Status st = ap->probe->Start(*ap->ctx);
+    if (!st.ok()) {
+      spdlog::error("probe {} failed to start: {}", info->name, st.message());
+      EmitStatus("failed", info->name, st.message(), chk.details);
+      ap->probe->Stop();
+      continue;
+    }
+    const int fd = ap->probe->RingFd();
+    if (fd >= 0) {
+      int r = 0;
+      if (!rb_) {
+        rb_.reset(ring_buffer__new(fd, OnRing, ap.get(), nullptr));
+        if (!rb_) r = -errno;
+      } else {
+        r = ring_buffer__add(rb_.get(), fd, OnRing, ap.get());
+      }
+      if (r) {
+        const Status e = LibbpfError("adding the probe's ring to the poller", r);
+        EmitStatus("failed", info->name, e.message());
+        ap->probe->Stop();
+        continue;
+      }
+    }
+    spdlog::info("probe {} attached ({})", info->name, chk.reason);
+    EmitStatus("attached", info->name, chk.reason, ap->probe->StatusDetails());
+    probes_.push_back(std::move(ap));
+  }
+  if (probes_.empty()) {
+    spdlog::error("no probe could start on this host; run `ksight check` to see why");
+    EmitStatus("stopped", "", "no probe could start");
+    out_->Flush();
+    return kExitRuntime;
+  }
+  const double startup_ms = static_cast<double>(Clock::BootNs() - t0) / 1e6;
+  spdlog::info("{} probe(s) attached in {:.1f} ms; writing to {}", probes_.size(), startup_ms,
+               cfg_.output == "-" ? "stdout" : cfg_.output);
+  EmitStatus("running", "", fmt::format("{} probe(s) attached in {:.1f} ms", probes_.size(), startup_ms));
+  out_->Flush();
+
+  FdCloser ep{epoll_create1(EPOLL_CLOEXEC)};
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.fd = sfd.fd;
+  epoll_ctl(ep.fd, EPOLL_CTL_ADD, sfd.fd, &ev);
+  if (rb_) {
+    ev.data.fd = ring_buffer__epoll_fd(rb_.get());
+    epoll_ctl(ep.fd, EPOLL_CTL_ADD, ev.data.fd, &ev);
+  }
+
+  const auto interval_ns = static_cast<uint64_t>(cfg_.interval.count());
+  const auto drain_ms = static_cast<int>(std::max<int64_t>(1, cfg_.drain_interval.count() / 1000000));
+  const uint64_t start_boot = Clock::BootNs();
+  const uint64_t deadline = cfg_.duration.count() > 0
+                                ? start_boot + static_cast<uint64_t>(cfg_.duration.count())
+                                : UINT64_MAX;
+  uint64_t interval_start_unix = Clock::UnixNs();
+  uint64_t next_rollup = start_boot + interval_ns;
+  bool stop = false;
+  std::string stop_reason = "duration reached";
+  while (!stop) {
+    epoll_event evs[4];
+    const int n = epoll_wait(ep.fd, evs, 4, drain_ms);
+    for (int i = 0; i < n; ++i) {
+      if (evs[i].data.fd != sfd.fd) continue;
+      signalfd_siginfo si{};
+      while (::read(sfd.fd, &si, sizeof(si)) == sizeof(si)) {
+        if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM) {
+          stop = true;
+          stop_reason = si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM";
+        } else {
+          spdlog::info("signal {} received: nothing to reload or reopen yet", si.ssi_signo);
+        }
+      }
+    }
+    DrainRings();
+    const uint64_t now = Clock::BootNs();
+    if (now >= deadline) stop = true;
+    if (now >= next_rollup && !stop) {
+      const uint64_t end_unix = Clock::UnixNs();
+      RollupAll(interval_start_unix, end_unix);
+      EmitHeartbeatAndLoss(interval_start_unix, end_unix);
+      interval_start_unix = end_unix;
+      next_rollup += interval_ns;
+      if (next_rollup <= now) next_rollup = now + interval_ns;
+      clock_ = Clock::Now();  // follow NTP steps
+    }
+    out_->Flush();
+  }
+
+  // Shutdown: detach, drain what is left in the rings, final rollups, flush.
+  spdlog::info("stopping ({})", stop_reason);
+  for (auto& ap : probes_) ap->probe->Stop();
+  DrainRings();
+  const uint64_t end_unix = Clock::UnixNs();
+  RollupAll(interval_start_unix, end_unix);
+  EmitHeartbeatAndLoss(interval_start_unix, end_unix);
+  EmitStatus("stopped", "", stop_reason);
+  out_->Flush();
+  return kExitOk;
+}
+
+}  // namespace
+
+int RunAgent(const Config& cfg) {
+  Agent agent(cfg);
+  return agent.Run();
+}
+
+int CheckHost(const Config& cfg) {
+  HostFeatures host = HostFeatures::Probe(/*mount_tracefs=*/true);
+  std::printf("kernel   %s\n", host.kernel_release().c_str());
+  std::printf("btf      %s\n", host.btf() ? "yes (/sys/kernel/btf/vmlinux)" : host.btf_error().c_str());
+  std::printf("tracefs  %s\n", host.tracefs() ? host.tracefs_path().c_str() : host.tracefs_error().c_str());
+  std::printf("privs    %s\n", host.privileged() ? "ok" : host.privilege_error().c_str());
+  std::printf("\n%-16s %-9s %s\n", "PROBE", "VERDICT", "DETAIL");
+  int runnable = 0;
+  for (const auto& info : ProbeRegistry()) {
+    if (!cfg.probes.empty() &&
+        std::find(cfg.probes.begin(), cfg.probes.end(), info.name) == cfg.probes.end())
+      continue;
+    auto p = info.make();
+    const ProbeCheck c = p->Check(host);
+    const bool ok = c.runnable && host.privileged();
+    runnable += ok;
+    std::printf("%-16.*s %-9s %s\n", static_cast<int>(info.name.size()), info.name.data(),
+                ok ? "ok" : "disabled", ok || !c.runnable ? c.reason.c_str() : "needs privileges");
+    for (const auto& [k, v] : c.details) std::printf("%-16s   %-24s %s\n", "", k.c_str(), v.c_str());
+  }
+  if (runnable == 0) {
+    std::fprintf(stderr, "ksight: no probe can run on this host\n");
+    return kExitRuntime;
+  }
+  return kExitOk;
+}
+
+}  // namespace ksight

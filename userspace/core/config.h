@@ -1,0 +1,62 @@
+// config.h - the agent's settings: defaults, the TOML file, validation.
+// Flags (cli.h) and the file name the same settings; flags win.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/status.h"
+
+namespace ksight {
+
+using Nanos = std::chrono::nanoseconds;
+
+struct Config {
+  std::string config_path = "/etc/ksight/ksight.toml";
+  std::vector<std::string> probes;  // empty = every probe this host can run
+  std::string output = "/var/log/ksight/events.jsonl";  // "-" = stdout
+  Nanos interval = std::chrono::seconds(10);
+  Nanos duration{0};  // 0 = run until signalled
+  Nanos drain_interval = std::chrono::milliseconds(5);
+  std::string log_level = "info";
+  std::string host_name;  // empty = gethostname()
+
+  // Filters (repeatable): a process must match every kind that is set.
+  std::vector<uint32_t> pids;
+  std::vector<std::string> comms;
+  std::vector<std::string> cgroups;  // cgroup v2 paths or numeric ids
+
+  // BPF ring buffer per probe, bytes (power of two, multiple of the page size).
+  uint32_t ring_bytes = 4u << 20;
+
+  // syscalls probe
+  Nanos slow = std::chrono::milliseconds(100);
+  std::vector<std::string> watch_errnos;  // e.g. ["EACCES", "EPERM"]
+  uint32_t syscall_stats_entries = 16384;
+
+  // tcp_retransmit probe
+  std::vector<uint16_t> tcp_ports;  // empty = all ports
+};
+
+// Parse "10s", "100ms", "250us", "5m", "1h", "0" into nanoseconds.
+Result<Nanos> ParseDuration(std::string_view s);
+// Parse "4MiB", "256KiB", "1048576" into bytes.
+Result<uint64_t> ParseSize(std::string_view s);
+std::string FormatDuration(Nanos d);
+
+// Load a TOML file on top of cfg. A missing file is an error only when
+// required (the user named it); unknown keys and bad values are errors that
+// name the file, line and key.
+Status LoadConfigFile(const std::string& path, bool required, Config& cfg);
+// Parse TOML text (for tests and for LoadConfigFile).
+Status ParseConfigText(std::string_view text, std::string_view source_name, Config& cfg);
+// Cross-field checks after file and flags are merged.
+Status ValidateConfig(const Config& cfg);
+
+// The commented default config (`ksight config default`).
+std::string DefaultConfigText();
+
+}  // namespace ksight

@@ -1,0 +1,71 @@
+// json_writer.h - a small, fast JSON writer that appends to a reusable
+// std::string. No iostreams, no per-event allocation once the buffer has
+// grown. Strings are escaped per RFC 8259; control bytes become \u00XX and
+// invalid UTF-8 becomes U+FFFD, so any kernel string (comm, paths) yields
+// valid JSON.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+namespace ksight {
+
+// Append s as a JSON string literal (with quotes).
+void AppendJsonString(std::string& out, std::string_view s);
+// Append "2026-11-22T03:19:16.123456789Z" for nanoseconds since the Unix epoch.
+void AppendRfc3339Nanos(std::string& out, uint64_t unix_ns);
+
+class JsonWriter {
+ public:
+  explicit JsonWriter(std::string& out) : out_(out) {}
+
+  JsonWriter& BeginObject();
+  JsonWriter& EndObject();
+  JsonWriter& BeginArray();
+  JsonWriter& EndArray();
+  // Key of the next member; the key is escaped like any string.
+  JsonWriter& Key(std::string_view k);
+
+  JsonWriter& String(std::string_view v);
+  JsonWriter& Uint(uint64_t v);
+  JsonWriter& Int(int64_t v);
+  JsonWriter& Double(double v);  // NaN/Inf become null
+  JsonWriter& Bool(bool v);
+  JsonWriter& Null();
+  // A JSON value already formatted (trusted, e.g. a fixed literal).
+  JsonWriter& Raw(std::string_view json);
+  JsonWriter& Rfc3339(uint64_t unix_ns);
+
+  // key + value shorthands.
+  JsonWriter& KV(std::string_view k, std::string_view v) { return Key(k).String(v); }
+  JsonWriter& KV(std::string_view k, const char* v) { return Key(k).String(v); }
+  template <typename T>
+    requires(std::is_integral_v<T> && !std::is_same_v<T, bool>)
+  JsonWriter& KV(std::string_view k, T v) {
+    if constexpr (std::is_signed_v<T>) {
+      return Key(k).Int(static_cast<int64_t>(v));
+    } else {
+      return Key(k).Uint(static_cast<uint64_t>(v));
+    }
+  }
+  JsonWriter& KV(std::string_view k, double v) { return Key(k).Double(v); }
+  JsonWriter& KV(std::string_view k, bool v) { return Key(k).Bool(v); }
+  JsonWriter& KObject(std::string_view k) { return Key(k).BeginObject(); }
+  JsonWriter& KArray(std::string_view k) { return Key(k).BeginArray(); }
+
+  int depth() const { return depth_; }
+  std::string& buffer() { return out_; }
+  // Forget nesting state (after the caller truncated the buffer).
+  void Reset() { depth_ = 0, need_comma_ = 0, after_key_ = false; }
+
+ private:
+  void Separate();
+  std::string& out_;
+  int depth_ = 0;
+  uint64_t need_comma_ = 0;  // bit per nesting level
+  bool after_key_ = false;
+};
+
+}  // namespace ksight

@@ -1,0 +1,18 @@
+// registry.cc - every probe the agent knows, in start order. Adding a probe:
+// bpf/probes/<probe>/, userspace/probes/<probe>/<probe>_probe.cc defining
+// Make<Probe>Probe(), and one line here.
+#include "core/probe.h"
+
+namespace ksight {
+
+std::unique_ptr<Probe> MakeSyscallsProbe();
+
+std::span<const ProbeInfo> ProbeRegistry() {
+  static const ProbeInfo kProbes[] = {
+      {"syscalls", "per-process syscall counts, errors and latency; slow and failed calls",
+       &MakeSyscallsProbe},
+  };
+  return kProbes;
+}
+
+}  // namespace ksight

@@ -3,6 +3,7 @@
 #
 # Usage: tests/vm/boot.sh --kernel VMLINUZ --initrd FILE --out DIR
 #                         [--timeout SECS] [--mem MIB] [--smp N] [--append "ARGS"]
+# VMLINUZ: a bzImage, or the uncompressed ELF vmlinux with a PVH note (faster to boot).
 # Env:   VM_ACCEL  kvm | tcg (default: kvm when /dev/kvm really works, else tcg)
 #        VM_TIMEOUT, VM_MEM, VM_SMP  defaults for the options (240, 1024, 1)
 #
@@ -55,7 +56,7 @@ if [[ -z $accel ]]; then
 fi
 case $accel in
 kvm) accel_args=(-accel kvm -cpu host) ;;
-tcg) accel_args=(-accel tcg,thread=multi -cpu max) ;;
+tcg) accel_args=(-accel "tcg,thread=multi" -cpu max) ;;
 *)
 	echo "boot: VM_ACCEL must be kvm or tcg" >&2
 	exit 2

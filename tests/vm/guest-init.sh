@@ -42,6 +42,7 @@ else
 	KSIGHT_RESULTS=""
 fi
 export KSIGHT_MODE KSIGHT_PAYLOAD KSIGHT_LIB KSIGHT_RESULTS
+# shellcheck source=tests/vm/guest-lib.sh
 . "$KSIGHT_LIB"
 
 # Keep kernel chatter (module loads, audit) off the console; warnings still show.
@@ -112,7 +113,11 @@ fi
 
 # BTF: vmlinux, and which loaded modules carry their own (none on 5.10).
 if [ -e /sys/kernel/btf/vmlinux ]; then
-	ksight_info "btf vmlinux=yes modules=$(ls /sys/kernel/btf | grep -v '^vmlinux$' | tr '\n' ',' | sed 's/,$//')"
+	btf_mods=""
+	for f in /sys/kernel/btf/*; do
+		[ "${f##*/}" = vmlinux ] || btf_mods="$btf_mods${btf_mods:+,}${f##*/}"
+	done
+	ksight_info "btf vmlinux=yes modules=$btf_mods"
 else
 	ksight_info "btf vmlinux=no"
 fi

@@ -27,7 +27,7 @@ ksight_emit() {
 
 # ksight_result CHECK STATUS DETAIL...
 ksight_result() {
-	_kr_check=$(printf '%s' "$1" | tr -c 'a-zA-Z0-9_.\n-' '_' | tr 'A-Z' 'a-z')
+	_kr_check=$(printf '%s' "$1" | tr -c 'a-zA-Z0-9_.\n-' '_' | tr '[:upper:]' '[:lower:]')
 	_kr_status=$2
 	shift 2
 	_kr_detail=$(printf '%s' "$*" | tr '\n\r\t"' "   '" | cut -c1-300)

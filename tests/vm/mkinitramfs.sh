@@ -117,7 +117,9 @@ if [[ -n $kroot ]]; then
 		done <<<"$deps"
 	done
 	for f in modules.builtin modules.order; do
-		[[ -f $mdir/$f ]] && cp "$mdir/$f" "$stage/lib/modules/$kver/" 2>/dev/null || true
+		if [[ -f $mdir/$f && -d $stage/lib/modules/$kver ]]; then
+			cp "$mdir/$f" "$stage/lib/modules/$kver/"
+		fi
 	done
 fi
 

@@ -109,7 +109,7 @@ for t in ${VM_HOST_TOOLS-/usr/sbin/tc /usr/sbin/ip}; do
 	[[ -x $t && ! -e $stage/bin/$(basename "$t") ]] && cp "$t" "$stage/bin/"
 done
 if [[ -z $plans ]]; then
-	plans=$(cd "$stage/plans" && ls -1 -- *.sh 2>/dev/null | sed 's/\.sh$//' | tr '\n' ' ')
+	plans=$(for p in "$stage"/plans/*.sh; do [[ -e $p ]] && basename "$p" .sh; done | tr '\n' ' ')
 fi
 if [[ ! -f $stage/plan.sh ]]; then
 	{
@@ -146,6 +146,8 @@ run_kernel() {
 		return
 	fi
 	IFS=$'\t' read -r _ suite kver pkgver vmlinuz root <"$tsv"
+	# The uncompressed ELF boots ~3 s faster under TCG (PVH entry); VM_PVH=0 for bzImage.
+	[[ ${VM_PVH:-1} == 1 && -f $root/vmlinux ]] && vmlinuz=$root/vmlinux
 	rm -rf "$run"
 	mkdir -p "$run"
 	t=$(now)
@@ -176,6 +178,7 @@ run_host() {
 			# The checks guest-init.sh makes, as far as they mean something here, so
 			# every column has the same rows.
 			(
+				# shellcheck source=tests/vm/guest-lib.sh
 				. "$here/guest-lib.sh"
 				ksight_skip boot "host column: no VM"
 				if grep -q ' /sys/kernel/tracing tracefs ' /proc/mounts; then

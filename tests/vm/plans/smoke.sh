@@ -17,6 +17,7 @@
 #                            tcp_retransmit_synack events (gso_max_segs 1 on lo, so one
 #                            event is one segment)
 # Env: VGEM_FENCES (default 5), NETEM_LOSS (default 5%), NETEM_BYTES (default 400000).
+# shellcheck source=tests/vm/guest-lib.sh
 . "${KSIGHT_LIB:?}"
 
 smoke_n=${VGEM_FENCES:-5}
@@ -107,6 +108,7 @@ else
 				if (key() in vgem) { n++; detached++ }
 			}
 			END { printf "%d %d %d\n", n, all, detached }' /tmp/smoke.trace)
+		# shellcheck disable=SC2086 # three numbers to split
 		set -- $smoke_c
 		smoke_d=""
 		[ "$3" -gt 0 ] && smoke_d=" ($3 by context+seqno: driver name detached once signaled)"

@@ -37,7 +37,8 @@ VM_BUILD=$(cd "$VM_BUILD" && pwd)
 payload=${PAYLOAD:-}
 labels=${VM_LABELS:-5.10 6.1 6.12 7.x host}
 plans=${VM_PLANS:-}
-jobs=${VM_JOBS:-$(nproc)}
+# One TCG guest keeps a host core busy; leave half the cores to everything else.
+jobs=${VM_JOBS:-$(($(nproc) / 2))}
 report_only=${VM_REPORT_ONLY:-0}
 boot_timeout=${VM_TIMEOUT:-240}
 plan_timeout=${VM_PLAN_TIMEOUT:-150}

@@ -101,6 +101,9 @@ if [ -s /etc/ksight/modules ]; then
 				else
 					ksight_pass "module.$name" "built in"
 				fi
+			elif grep -q "^builtin $name\$" /etc/ksight/modules; then
+				# Built-in modules without parameters have no /sys/module entry.
+				ksight_pass "module.$name" "built in"
 			elif grep -q "^absent $name\$" /etc/ksight/modules; then
 				ksight_skip "module.$name" "not shipped with this kernel"
 			else

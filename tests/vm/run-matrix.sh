@@ -242,6 +242,7 @@ cols=()
 for l in $labels; do
 	[[ -f $results/$l.txt ]] && cols+=("$l")
 done
+set +e # the awk exits 1 when a cell failed; PIPESTATUS carries it on
 awk -v cols="${cols[*]}" -v dir="$results" '
 	BEGIN {
 		nc = split(cols, col, " ")
@@ -285,12 +286,13 @@ awk -v cols="${cols[*]}" -v dir="$results" '
 		exit fails > 0
 	}' | tee "$results/table.txt"
 rc=${PIPESTATUS[0]}
+set -e
 ((report_only)) && rc=0
 for l in "${cols[@]}"; do
 	grep -h '^KSIGHT-KERNEL' "$results/$l.txt" 2>/dev/null | sed 's/^KSIGHT-KERNEL /kernel: /'
 done | tee -a "$results/table.txt"
 # Rows that tests/vm/checks.txt (the list ctest registers) does not know yet.
-unlisted=$(cat "${cols[@]/#/$results/}" 2>/dev/null | sed -n 's/^KSIGHT-RESULT check=\([^ ]*\) .*/\1/p' |
+unlisted=$(for l in "${cols[@]}"; do cat "$results/$l.txt"; done | sed -n 's/^KSIGHT-RESULT check=\([^ ]*\) .*/\1/p' |
 	grep -v -E '^(guest|plan\..*)$' | sort -u | grep -vxF -f <(grep -v '^#' "$here/checks.txt") || true)
 if [[ -n $unlisted ]]; then
 	echo "run-matrix: checks missing from tests/vm/checks.txt: $(echo "$unlisted" | tr '\n' ' ')" |

@@ -5,7 +5,8 @@
  * watched errno.
  *
  * Hooks: raw_syscalls:sys_enter / sys_exit, as tp_btf (BTF-typed raw
- * tracepoints, cheapest) or as classic tracepoints where tp_btf cannot load.
+ * tracepoints, cheapest) keeping the call's start in task storage (5.11+),
+ * or as classic tracepoints with a tid-keyed hash where those cannot load.
  * The agent picks one pair at start with bpf_program__set_autoload().
  */
 #include "ksight_common.bpf.h"
@@ -32,9 +33,18 @@ struct sys_start {
 	__u64 nr;
 };
 
+/* tp_btf flavour (5.11+): per-task storage, no hash lock and no delete per call. */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sys_start);
+} starts_task SEC(".maps");
+
+/* Classic tracepoint flavour: a hash keyed by tid. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384); /* threads in a syscall at once; sized by the agent */
+	__uint(max_entries, 32768); /* threads in a syscall at once; sized by the agent */
 	__type(key, __u32);
 	__type(value, struct sys_start);
 } starts SEC(".maps");
@@ -97,9 +107,9 @@ static __always_inline bool errno_watched(__u32 err)
 	return (bits >> (err & 63)) & 1;
 }
 
-static __always_inline int on_enter(__u64 nr, const __u64 *args)
+static __always_inline int on_enter(__u64 nr, const __u64 *args, bool use_task)
 {
-	struct sys_start st;
+	struct sys_start st, *ts;
 	__u32 tid;
 
 	/* exit and exit_group never return: a start entry would leak. */
@@ -107,6 +117,16 @@ static __always_inline int on_enter(__u64 nr, const __u64 *args)
 		return 0;
 	if (!ks_current_wanted())
 		return 0;
+	if (use_task) {
+		ts = bpf_task_storage_get(&starts_task, bpf_get_current_task_btf(), 0,
+					  BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (!ts)
+			return 0;
+		ts->nr = nr;
+		__builtin_memcpy(ts->args, args, sizeof(ts->args));
+		ts->ts = bpf_ktime_get_boot_ns(); /* last: non-zero marks "in a call" */
+		return 0;
+	}
 	tid = (__u32)bpf_get_current_pid_tgid();
 	st.ts = bpf_ktime_get_boot_ns();
 	st.nr = nr;
@@ -115,7 +135,7 @@ static __always_inline int on_enter(__u64 nr, const __u64 *args)
 	return 0;
 }
 
-static __always_inline int on_exit(__s64 ret)
+static __always_inline int on_exit(__s64 ret, bool use_task)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
@@ -125,8 +145,11 @@ static __always_inline int on_exit(__s64 ret)
 	__u64 now, lat;
 	__u32 err = 0;
 
-	st = bpf_map_lookup_elem(&starts, &tid);
-	if (!st)
+	if (use_task)
+		st = bpf_task_storage_get(&starts_task, bpf_get_current_task_btf(), 0, 0);
+	else
+		st = bpf_map_lookup_elem(&starts, &tid);
+	if (!st || !st->ts)
 		return 0; /* filtered at enter, or the call began before we attached */
 	now = bpf_ktime_get_boot_ns();
 	lat = now - st->ts;
@@ -184,7 +207,10 @@ static __always_inline int on_exit(__s64 ret)
 			ks_ring_submit(&ring, r);
 		}
 	}
-	bpf_map_delete_elem(&starts, &tid);
+	if (use_task)
+		st->ts = 0;
+	else
+		bpf_map_delete_elem(&starts, &tid);
 	return 0;
 }
 
@@ -198,13 +224,13 @@ int BPF_PROG(sys_enter_btf, struct pt_regs *regs, long id)
 		return 0;
 	/* BTF-typed pointer: direct loads, no probe_read helper calls. */
 	KS_SYSCALL_ARGS(regs, args);
-	return on_enter(id, args);
+	return on_enter(id, args, true);
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit_btf, struct pt_regs *regs, long ret)
 {
-	return on_exit(ret);
+	return on_exit(ret, true);
 }
 
 /* Classic tracepoint flavour: the fallback where tp_btf is unavailable. */
@@ -219,11 +245,11 @@ int sys_enter_tp(struct trace_event_raw_sys_enter *ctx)
 	args[3] = ctx->args[3];
 	args[4] = ctx->args[4];
 	args[5] = ctx->args[5];
-	return on_enter(ctx->id, args);
+	return on_enter(ctx->id, args, false);
 }
 
 SEC("tracepoint/raw_syscalls/sys_exit")
 int sys_exit_tp(struct trace_event_raw_sys_exit *ctx)
 {
-	return on_exit(ctx->ret);
+	return on_exit(ctx->ret, false);
 }

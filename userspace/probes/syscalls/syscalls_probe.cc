@@ -21,16 +21,23 @@ using syscalls::StatsValue;
 
 uint64_t KeyOf(const ks_sys_key& k) { return (uint64_t{k.tgid} << 32) | k.nr; }
 
+bool TaskStorageSupported() {
+  static const bool ok = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, nullptr) == 1;
+  return ok;
+}
+
 class SyscallsProbe final : public Probe {
  public:
   std::string_view name() const override { return "syscalls"; }
 
   ProbeCheck Check(const HostFeatures& host) const override {
     ProbeCheck c;
-    const bool btf = host.btf() && host.TpBtfExists("sys_enter") && host.TpBtfExists("sys_exit");
+    const bool btf = host.btf() && host.TpBtfExists("sys_enter") && host.TpBtfExists("sys_exit") &&
+                     TaskStorageSupported();
     const bool tp = host.TracepointExists("raw_syscalls", "sys_enter") &&
                     host.TracepointExists("raw_syscalls", "sys_exit");
-    c.details.emplace_back("tp_btf raw_syscalls", btf ? "available" : "unavailable");
+    c.details.emplace_back("tp_btf raw_syscalls + task storage",
+                           btf ? "available" : "unavailable (needs 5.11+)");
     c.details.emplace_back("tracepoint raw_syscalls",
                            tp ? "available" : host.TracepointMissingReason("raw_syscalls", "sys_enter"));
     if (!host.btf()) {
@@ -48,7 +55,8 @@ class SyscallsProbe final : public Probe {
     ctx_ = &ctx;
     const ProbeCheck chk = Check(ctx.host);
     if (!chk.runnable) return Status::Error(chk.reason);
-    use_btf_ = ctx.host.TpBtfExists("sys_enter") && ctx.host.TpBtfExists("sys_exit");
+    use_btf_ = ctx.host.TpBtfExists("sys_enter") && ctx.host.TpBtfExists("sys_exit") &&
+               TaskStorageSupported();
 
     skel_.reset(ks_syscalls__open());
     if (!skel_) return LibbpfError("opening the syscalls BPF object", -errno);
@@ -69,6 +77,9 @@ class SyscallsProbe final : public Probe {
       return LibbpfError("sizing sys_stats", r);
     if (int r = bpf_map__set_max_entries(skel_->maps.sys_errnos, ctx.cfg.syscall_stats_entries / 4))
       return LibbpfError("sizing sys_errnos", r);
+    // Only the chosen flavour's start map is created.
+    bpf_map__set_autocreate(skel_->maps.starts_task, use_btf_);
+    if (use_btf_) bpf_map__set_max_entries(skel_->maps.starts, 1);
     bpf_program__set_autoload(skel_->progs.sys_enter_btf, use_btf_);
     bpf_program__set_autoload(skel_->progs.sys_exit_btf, use_btf_);
     bpf_program__set_autoload(skel_->progs.sys_enter_tp, !use_btf_);

@@ -58,6 +58,7 @@ run: agent
 	$(BUILD)/ksight run --output - $(ARGS)
 
 test: test-deps agent
+	@tools/install-deps.sh vm
 	cd $(BUILD) && ctest --output-on-failure --timeout 600 $(CTEST_ARGS)
 
 test-unit: test-deps agent
@@ -65,6 +66,11 @@ test-unit: test-deps agent
 
 test-bpf: test-deps agent
 	cd $(BUILD) && ctest --output-on-failure -L bpf $(CTEST_ARGS)
+
+# The kernel matrix alone: Debian's 5.10, 6.1, 6.12, 7.x kernels under QEMU plus this host.
+test-kernels: test-deps agent
+	@tools/install-deps.sh vm
+	cd $(BUILD) && ctest --output-on-failure -L vm $(CTEST_ARGS)
 
 lint:
 	@tools/lint.sh

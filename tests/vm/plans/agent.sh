@@ -1,0 +1,193 @@
+# shellcheck shell=sh
+# Agent plan: the ksight binary from the payload on this kernel. Sourced by the payload's
+# plan.sh (guest) or run by run-matrix.sh on the host; prints KSIGHT-RESULT lines.
+# Everything skips when the payload has no ksight (tests/vm/make-payload.sh puts it there).
+#
+# Checks:
+#   agent.check              `ksight check` exits 0 and prints its probe table
+#   agent.check.<probe>      the verdict line of each probe in that table
+#                            (ok -> pass; anything else -> skip with its reason)
+#   agent.syscalls.exact     syscalls probe with --pid on syscall_trigger -w -g 1000 -e 7:
+#                            sum of stats.count for getppid == 1000 and of
+#                            errors_by_errno.ENOENT for openat == 7 (detail: the hook used)
+#   agent.exit               that agent run exited 0 after SIGINT
+#   agent.verifier           a run with every probe the build ships: each one reports
+#                            agent.status attached, or disabled/failed with a reason;
+#                            never a load failure without one, and the agent exits 0
+# Env: AGENT_GETPPID (default 1000), AGENT_ENOENT (default 7).
+# shellcheck source=tests/vm/guest-lib.sh
+. "${KSIGHT_LIB:?}"
+
+ag_bin=$(ksight_find ksight)
+ag_trig=$(ksight_find syscall_trigger)
+ag_g=${AGENT_GETPPID:-1000}
+ag_e=${AGENT_ENOENT:-7}
+ag_d=/tmp/ksight-agent.$$
+mkdir -p "$ag_d"
+
+if [ -z "$ag_bin" ]; then
+	for ag_c in agent.check agent.syscalls.exact agent.exit agent.verifier; do
+		ksight_skip "$ag_c" "no ksight in the payload (tests/vm/make-payload.sh)"
+	done
+	exit 0
+fi
+ksight_info "agent: $("$ag_bin" version 2>&1 | head -n1)"
+
+# wait_for FILE PATTERN TENTHS: poll until grep finds PATTERN in FILE.
+ag_wait_for() {
+	_aw=0
+	while [ "$_aw" -lt "$3" ]; do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+		_aw=$((_aw + 1))
+	done
+	return 1
+}
+# Last 200 characters of a file on one line (for details).
+ag_tail() { tail -c 200 "$1" 2>/dev/null | tr '\n' ' '; }
+# A JSON string or number field from the input lines: ag_field KEY (first match per line).
+ag_field() { sed -n "s/.*\"$1\":\"\{0,1\}\([^\",}]*\).*/\1/p"; }
+
+# --- ksight check --------------------------------------------------------------------
+"$ag_bin" check >"$ag_d/check.out" 2>"$ag_d/check.err"
+ag_rc=$?
+sed 's/^/KSIGHT-INFO check: /' "$ag_d/check.out"
+# Probe rows: after the "PROBE VERDICT DETAIL" header, lines that start in column 1.
+awk '/^PROBE +VERDICT/ { t = 1; next } t && /^[a-z]/ { print }' "$ag_d/check.out" >"$ag_d/check.rows"
+if [ "$ag_rc" = 0 ] && [ -s "$ag_d/check.rows" ]; then
+	ksight_pass agent.check "$(head -n1 "$ag_d/check.out") rc=0 probes=$(awk '{ printf "%s%s=%s", s, $1, $2; s = " " }' "$ag_d/check.rows")"
+else
+	ksight_fail agent.check "rc=$ag_rc rows=$(wc -l <"$ag_d/check.rows") out=$(ag_tail "$ag_d/check.out") err=$(ag_tail "$ag_d/check.err")"
+fi
+while read -r ag_p ag_v ag_rest; do
+	# The indented lines under a probe row explain it; keep them with the verdict.
+	ag_more=$(awk -v p="$ag_p" '/^PROBE +VERDICT/ { t = 1; next }
+		t && /^[a-z]/ { in_p = ($1 == p); next } t && in_p { sub(/^ +/, ""); printf "; %s", $0 }' "$ag_d/check.out")
+	case $ag_v in
+	ok) ksight_pass "agent.check.$ag_p" "$ag_v $ag_rest$ag_more" ;;
+	*)
+		if [ -n "$ag_rest$ag_more" ]; then
+			ksight_skip "agent.check.$ag_p" "$ag_v $ag_rest$ag_more"
+		else
+			ksight_fail "agent.check.$ag_p" "verdict $ag_v without a reason"
+		fi
+		;;
+	esac
+done <"$ag_d/check.rows"
+
+# --- syscalls: exact counts for one pid ------------------------------------------------
+ag_exact_skip=""
+if [ -z "$ag_trig" ]; then
+	ag_exact_skip="no syscall_trigger in the payload"
+elif [ -s "$ag_d/check.rows" ] && ! grep -q '^syscalls ' "$ag_d/check.rows"; then
+	ag_exact_skip="the build has no syscalls probe"
+fi
+if [ -n "$ag_exact_skip" ]; then
+	ksight_skip agent.syscalls.exact "$ag_exact_skip"
+	ksight_skip agent.exit "$ag_exact_skip"
+else
+	rm -f "$ag_d/fifo"
+	mkfifo "$ag_d/fifo"
+	exec 7<>"$ag_d/fifo"
+	"$ag_trig" -w -g "$ag_g" -e "$ag_e" <"$ag_d/fifo" >"$ag_d/trig.out" 2>&1 &
+	ag_tpid=$!
+	ag_wait_for "$ag_d/trig.out" '^pid ' 100
+	ag_out=$ag_d/syscalls.json
+	"$ag_bin" run --config /dev/null --output "$ag_out" --probes syscalls --pid "$ag_tpid" \
+		--interval 1s --duration 100s 2>"$ag_d/agent.err" &
+	ag_apid=$!
+	ag_t0=$(cut -d' ' -f1 /proc/uptime)
+	if ag_wait_for "$ag_out" '"state":"running"' 600; then
+		ag_up="running after $(awk -v a="$ag_t0" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN { printf "%.1f", b - a }')s"
+	else
+		ag_up="no running state in 60s"
+	fi
+	echo go >&7
+	ag_wait_for "$ag_d/trig.out" '^done ' 300
+	wait "$ag_tpid"
+	ag_trc=$?
+	exec 7>&-
+	# Two intervals so the last counts are flushed, then stop as an operator would.
+	sleep 2.2
+	kill -INT "$ag_apid" 2>/dev/null
+	ag_n=0
+	while kill -0 "$ag_apid" 2>/dev/null && [ "$ag_n" -lt 300 ]; do
+		sleep 0.1
+		ag_n=$((ag_n + 1))
+	done
+	kill -0 "$ag_apid" 2>/dev/null && kill -KILL "$ag_apid" 2>/dev/null
+	wait "$ag_apid"
+	ag_arc=$?
+	sed 's/^/KSIGHT-INFO agent stderr: /' "$ag_d/agent.err" | head -n 40
+	# Records of the trigger's pid: the sum over all intervals.
+	grep '"type":"syscall.stats"' "$ag_out" 2>/dev/null | grep "\"process\":{\"pid\":${ag_tpid}[,}]" >"$ag_d/mine.json"
+	ag_gc=$(grep '"syscall":{"name":"getppid"' "$ag_d/mine.json" |
+		sed -n 's/.*"stats":{"count":\([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
+	ag_ec=$(grep '"syscall":{"name":"openat"' "$ag_d/mine.json" |
+		sed -n 's/.*"ENOENT":\([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
+	ag_hook=$(grep '"state":"attached","probe":"syscalls"' "$ag_out" 2>/dev/null | head -n1 | ag_field hook)
+	ag_reason=$(grep '"state":"attached","probe":"syscalls"' "$ag_out" 2>/dev/null | head -n1 |
+		sed -n 's/.*"reason":"\([^"]*\)".*/\1/p')
+	ag_detail="getppid=$ag_gc/$ag_g openat.ENOENT=$ag_ec/$ag_e hook=${ag_hook:-?} ($ag_reason) $ag_up trigger=$(tail -n1 "$ag_d/trig.out") trigger_rc=$ag_trc"
+	if [ "$ag_gc" = "$ag_g" ] && [ "$ag_ec" = "$ag_e" ]; then
+		ksight_pass agent.syscalls.exact "$ag_detail"
+	else
+		ksight_fail agent.syscalls.exact "$ag_detail err=$(ag_tail "$ag_d/agent.err")"
+	fi
+	if [ "$ag_arc" = 0 ]; then
+		ksight_pass agent.exit "rc=0 after SIGINT"
+	else
+		ksight_fail agent.exit "rc=$ag_arc err=$(ag_tail "$ag_d/agent.err")"
+	fi
+fi
+
+# --- verifier: every probe the build ships loads or says why not ----------------------
+ag_out=$ag_d/all.json
+"$ag_bin" run --config /dev/null --output "$ag_out" --interval 1s --duration 2s 2>"$ag_d/all.err" &
+ag_apid=$!
+ag_n=0
+while kill -0 "$ag_apid" 2>/dev/null && [ "$ag_n" -lt 900 ]; do
+	sleep 0.1
+	ag_n=$((ag_n + 1))
+done
+kill -0 "$ag_apid" 2>/dev/null && kill -KILL "$ag_apid" 2>/dev/null
+wait "$ag_apid"
+ag_arc=$?
+sed 's/^/KSIGHT-INFO agent(all) stderr: /' "$ag_d/all.err" | head -n 40
+# Per-probe verdicts from agent.status: the status object, minus details.
+grep '"type":"agent.status"' "$ag_out" 2>/dev/null | sed 's/.*"status":{//' |
+	grep '"probe":"' | grep -v '"probe":"agent"' >"$ag_d/all.status"
+ag_bad="" ag_sum="" ag_seen=""
+while read -r ag_l; do
+	ag_p=$(echo "$ag_l" | ag_field probe)
+	ag_s=$(echo "$ag_l" | ag_field state)
+	ag_r=$(echo "$ag_l" | sed -n 's/.*"reason":"\([^"]*\)".*/\1/p')
+	ag_seen="$ag_seen $ag_p"
+	case $ag_s in
+	attached) ag_sum="$ag_sum $ag_p=attached($(echo "$ag_l" | ag_field hook))" ;;
+	disabled | failed)
+		if [ -n "$ag_r" ]; then
+			ag_sum="$ag_sum $ag_p=$ag_s($ag_r)"
+		else
+			ag_bad="$ag_bad $ag_p=$ag_s-without-reason"
+		fi
+		;;
+	*) ag_sum="$ag_sum $ag_p=$ag_s" ;;
+	esac
+done <"$ag_d/all.status"
+# Every probe of the check table must have a verdict in the run.
+while read -r ag_p ag_v ag_rest; do
+	case " $ag_seen " in
+	*" $ag_p "*) ;;
+	*) ag_bad="$ag_bad $ag_p=no-agent.status" ;;
+	esac
+done <"$ag_d/check.rows"
+if [ -z "$ag_seen" ]; then
+	ksight_fail agent.verifier "no probe verdict in agent.status rc=$ag_arc err=$(ag_tail "$ag_d/all.err")"
+elif [ -n "$ag_bad" ] || [ "$ag_arc" != 0 ]; then
+	ksight_fail agent.verifier "rc=$ag_arc${ag_bad}${ag_sum} err=$(ag_tail "$ag_d/all.err")"
+else
+	ksight_pass agent.verifier "rc=0${ag_sum}"
+fi
+rm -rf "$ag_d"
+:

@@ -6,11 +6,13 @@
 namespace ksight {
 
 std::unique_ptr<Probe> MakeSyscallsProbe();
+std::unique_ptr<Probe> MakeGpuProbe();
 
 std::span<const ProbeInfo> ProbeRegistry() {
   static const ProbeInfo kProbes[] = {
       {"syscalls", "per-process syscall counts, errors and latency; slow and failed calls",
        &MakeSyscallsProbe},
+      {"gpu", "GPU Xid/SXid faults, resets, DRM scheduler jobs, dma_fence latency", &MakeGpuProbe},
   };
   return kProbes;
 }

@@ -1,0 +1,45 @@
+// gpu_records.h - the JSON bodies of the gpu probe's records (pure logic: no libbpf), written
+// into a record the caller started with Output::Begin(). docs/probes/gpu.md documents every
+// field; docs/schema/gpu.*.schema.json checks them.
+//
+//   gpu.xid / gpu.sxid  "gpu", "xid", "reporter"
+//   gpu.reset           "gpu", "reset", "reporter"
+//   gpu.job             "gpu", "job", "process" (when the queue event had a task)
+//   gpu.fence.stats     "gpu", "stats" (the caller adds "interval")
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/json_writer.h"
+#include "probes/gpu/gpu_fence_stats.h"
+#include "probes/gpu/gpu_xid_merge.h"
+#include "probes/gpu/job_tracker.h"
+#include "probes/gpu/log_parser.h"
+
+namespace ksight::gpu {
+
+// "gpu.xid" or "gpu.sxid".
+std::string_view XidRecordType(const MergedXid& m);
+void WriteXidBody(JsonWriter& w, const MergedXid& m);
+
+// source: "printk" (the only path reset lines take today).
+void WriteResetBody(JsonWriter& w, const ResetEvent& r, const Reporter& reporter);
+
+// What the probe knows about a job beyond the tracker's record.
+struct JobExtras {
+  std::string driver;                   // the device's driver, when BPF could read it
+  uint32_t dependencies = 0;            // dependency events seen for the job
+  std::optional<uint64_t> client_id;    // DRM client id (6.17+)
+  std::optional<uint32_t> job_count;    // the entity's queue length the queue event reported
+  std::optional<int32_t> hw_job_count;  // jobs/credits on the hardware at queue time
+};
+void WriteJobBody(JsonWriter& w, const JobRecord& j, const JobExtras& x);
+
+// Only the kinds that moved in the interval appear under "stats".
+void WriteFenceStatsBody(JsonWriter& w, std::string_view driver, std::string_view timeline,
+                         const FenceStats& delta);
+
+}  // namespace ksight::gpu

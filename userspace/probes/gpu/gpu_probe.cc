@@ -58,22 +58,30 @@ bool PathExists(const std::string& p) {
   return ::stat(p.c_str(), &st) == 0;
 }
 
-// btf_trace_<name> in the BTF of a module (the gpu_scheduler tracepoints live in gpu_sched).
-bool ModuleTpBtfExists(const char* module, const std::vector<std::string>& names) {
-  const std::string path = fmt::format("/sys/kernel/btf/{}", module);
-  if (!PathExists(path)) return false;
+// Which of btf_trace_<name> the BTF of a module has (the gpu_scheduler tracepoints live in
+// gpu_sched when it is a module); all false when the module has no BTF (5.10).
+std::vector<bool> ModuleTpBtf(const char* module, const std::vector<std::string>& names) {
+  std::vector<bool> out(names.size(), false);
+  if (!PathExists(fmt::format("/sys/kernel/btf/{}", module))) return out;
   struct btf* base = btf__load_vmlinux_btf();
-  if (!base) return false;
-  struct btf* mod = btf__load_module_btf(module, base);
-  bool all = mod != nullptr;
-  for (const auto& n : names) {
-    if (!all) break;
-    const std::string t = "btf_trace_" + n;
-    all = btf__find_by_name_kind(mod, t.c_str(), BTF_KIND_TYPEDEF) > 0;
+  if (!base) return out;
+  if (struct btf* mod = btf__load_module_btf(module, base)) {
+    for (size_t i = 0; i < names.size(); ++i) {
+      const std::string t = "btf_trace_" + names[i];
+      out[i] = btf__find_by_name_kind(mod, t.c_str(), BTF_KIND_TYPEDEF) > 0;
+    }
+    btf__free(mod);
   }
-  btf__free(mod);
   btf__free(base);
-  return all;
+  return out;
+}
+
+// The console_loglevel field of /proc/sys/kernel/printk, or -1.
+int ConsoleLoglevel() {
+  std::ifstream in("/proc/sys/kernel/printk");
+  int level = -1;
+  if (!(in >> level)) return -1;
+  return level;
 }
 
 enum class SchedMode { kNone, kBtf, kTracepoint };
@@ -148,13 +156,12 @@ void PlanSched(const HostFeatures& host, Plan& p) {
                                                                 "names used up to 6.16";
   p.scheme = &s;
   // tp_btf: the scheduler's types in BTF (vmlinux when built in, else the module's BTF).
-  std::vector<std::string> names = {s.queue, s.run, s.done};
-  bool btf = std::all_of(names.begin(), names.end(),
-                         [&](const std::string& n) { return host.TpBtfExists(n); }) ||
-             ModuleTpBtfExists("gpu_sched", names);
-  if (btf) {
+  const std::vector<std::string> names = {s.queue, s.run, s.done, s.dep};
+  std::vector<bool> have = ModuleTpBtf("gpu_sched", names);
+  for (size_t i = 0; i < names.size(); ++i) have[i] = have[i] || host.TpBtfExists(names[i]);
+  if (have[0] && have[1] && have[2]) {
     p.sched = SchedMode::kBtf;
-    p.sched_dep = host.TpBtfExists(s.dep) || ModuleTpBtfExists("gpu_sched", {s.dep});
+    p.sched_dep = have[3];
     verdict = fmt::format("tp_btf {}, {}, {}{}", s.queue, s.run, s.done,
                           p.sched_dep ? fmt::format(", {}", s.dep) : "");
     return;
@@ -192,6 +199,21 @@ Plan MakePlan(const HostFeatures& host) {
   p.printk = p.console_btf  ? "tp_btf console"
              : p.console_tp ? "tracepoint printk:console"
                             : "unavailable: " + host.TracepointMissingReason("printk", "console");
+  // Before 5.19 ("printk: Move the printk:console tracepoint into printk_sprint") the
+  // tracepoint fired from the console path: only for lines the console prints. NVIDIA logs its
+  // Xids at the default level (KERN_WARNING, 4), which `quiet` (console_loglevel 4) hides.
+  // printk_sprint() in BTF marks the kernels that trace every line.
+  if (p.printk_on() && !host.BtfHasFunc("printk_sprint")) {
+    const int level = ConsoleLoglevel();
+    if (level >= 0 && level <= 4) {
+      p.printk += fmt::format(
+          "; this kernel traces only lines the console prints and console_loglevel is {}: "
+          "KERN_WARNING lines such as NVIDIA Xids are missed (raise it: sysctl -w "
+          "kernel.printk=\"5 4 1 7\")", level);
+    } else if (level > 4) {
+      p.printk += fmt::format("; this kernel traces only lines below console_loglevel ({})", level);
+    }
+  }
 
   p.xid_verdict = PlanXid(host, "nvidia", "nvidia_dev_xid", p.xid, p.xid_layout);
   p.sxid_verdict = PlanXid(host, "nvswitch", "nvswitch_dev_sxid", p.sxid, p.sxid_layout);

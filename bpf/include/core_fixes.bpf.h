@@ -94,4 +94,103 @@ static __always_inline int ks_drm_sched_hw_count(struct drm_gpu_scheduler___ks *
  */
 /* ==== gpu probe ========================================================== end ==== */
 
+/* ==== tcp_retransmit probe (bpf/probes/tcp_retransmit) ============== begin ==== */
+/*
+ * tcp:tcp_retransmit_skb context. Up to 6.16 the event is a member of the
+ * event class tcp_event_sk_skb, so the classic tracepoint's context is
+ * struct trace_event_raw_tcp_event_sk_skb (5.10's copy has no `family`
+ * field: never read it, the family comes from the struct sock). Commit
+ * "tcp: trace retransmit failures in tcp_retransmit_skb" (Fan Yu, net-next
+ * July 2025, released in 6.17) made it a TRACE_EVENT of its own: context
+ * struct trace_event_raw_tcp_retransmit_skb with a trailing `int err`, and a
+ * third raw tracepoint argument `int err` (tp_btf). Since that change the
+ * event also fires for attempts that failed (err != 0: -EBUSY, -ENOMEM,
+ * -EAGAIN, ...), which TcpRetransSegs does not count; before it, it fired
+ * only for successful retransmits. The probe reports only err == 0 on both.
+ */
+struct trace_event_raw_tcp_event_sk_skb___ks {
+	const void *skbaddr;
+	const void *skaddr;
+} __attribute__((preserve_access_index));
+
+struct trace_event_raw_tcp_retransmit_skb___ks {
+	const void *skbaddr;
+	const void *skaddr;
+	int err;
+} __attribute__((preserve_access_index));
+
+/* Does tcp_retransmit_skb pass err (context field, and tp_btf's third argument)? */
+static __always_inline bool ks_tcp_retransmit_has_err(void)
+{
+	return bpf_core_type_exists(struct trace_event_raw_tcp_retransmit_skb___ks);
+}
+
+/*
+ * The classic tracepoint's socket, skb and err, from whichever context this
+ * kernel has. Read with bpf_core_read(): the verifier refuses a load through
+ * a ctx pointer the compiler has offset by a relocated amount.
+ */
+static __always_inline const struct sock *ks_tcp_retransmit_tp_args(void *ctx, const struct sk_buff **skb,
+								    int *err)
+{
+	const struct sock *sk = NULL;
+
+	*skb = NULL;
+	*err = 0;
+	if (ks_tcp_retransmit_has_err()) {
+		struct trace_event_raw_tcp_retransmit_skb___ks *c = ctx;
+
+		bpf_core_read(&sk, sizeof(sk), &c->skaddr);
+		bpf_core_read(skb, sizeof(*skb), &c->skbaddr);
+		bpf_core_read(err, sizeof(*err), &c->err);
+	} else {
+		struct trace_event_raw_tcp_event_sk_skb___ks *c = ctx;
+
+		bpf_core_read(&sk, sizeof(sk), &c->skaddr);
+		bpf_core_read(skb, sizeof(*skb), &c->skbaddr);
+	}
+	return sk;
+}
+
+/*
+ * sk->sk_protocol: a bitfield shared with sk_type until "net: sock: Make
+ * sk_protocol a 16-bit value" (5.6), a u16 since. The probed bitfield read
+ * handles both layouts.
+ */
+static __always_inline __u16 ks_sk_protocol(const struct sock *sk)
+{
+	return (__u16)BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
+}
+
+/*
+ * The socket's cgroup v2 id (the cgroup of the task that created it).
+ * struct sock_cgroup_data holds `struct cgroup *cgroup` since "bpf, cgroups: Fix
+ * cgroup v2 fallback on v1/v2 mixed mode" (5.15); before, a u64 `val` that
+ * is the cgroup pointer unless one of its low two bits is set (then it holds
+ * v1 prioidx/classid data and the id is unknown).
+ */
+struct sock_cgroup_data___ks_old {
+	__u64 val;
+} __attribute__((preserve_access_index));
+
+static __always_inline __u64 ks_sock_cgroup_id(const struct sock *sk)
+{
+	struct cgroup *cg;
+
+	if (bpf_core_field_exists(struct sock_cgroup_data, cgroup)) {
+		cg = BPF_CORE_READ(sk, sk_cgrp_data.cgroup);
+	} else {
+		const struct sock_cgroup_data___ks_old *d = (const void *)&sk->sk_cgrp_data;
+		__u64 v = BPF_CORE_READ(d, val);
+
+		if (v & 3)
+			return 0;
+		cg = (struct cgroup *)(unsigned long)v;
+	}
+	if (!cg)
+		return 0;
+	return BPF_CORE_READ(cg, kn, id);
+}
+/* ==== tcp_retransmit probe ============================================ end ==== */
+
 #endif /* KSIGHT_CORE_FIXES_BPF_H */

@@ -6,12 +6,14 @@
 namespace ksight {
 
 std::unique_ptr<Probe> MakeSyscallsProbe();
+std::unique_ptr<Probe> MakeTcpRetransmitProbe();
 std::unique_ptr<Probe> MakeGpuProbe();
 
 std::span<const ProbeInfo> ProbeRegistry() {
   static const ProbeInfo kProbes[] = {
       {"syscalls", "per-process syscall counts, errors and latency; slow and failed calls",
        &MakeSyscallsProbe},
+      {"tcp_retransmit", "TCP retransmits: owner, tuple and socket state", &MakeTcpRetransmitProbe},
       {"gpu", "GPU Xid/SXid faults, resets, DRM scheduler jobs, dma_fence latency", &MakeGpuProbe},
   };
   return kProbes;

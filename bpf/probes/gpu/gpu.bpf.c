@@ -156,28 +156,36 @@ static __always_inline bool gpu_line(const char *m)
 
 static __always_inline int on_console(const char *text, __u32 len)
 {
-	char head[HEAD] = {};
 	char msg[16];
 	struct ks_gpu_log_rec *r;
 	__u32 n, off;
 
-	if (!text || len == 0)
+	if (!text || len < sizeof(msg))
+		return 0; /* shorter than any line the parser accepts */
+	/* Fast path: the bare message (5.19+ passes no console prefix). */
+	if (bpf_probe_read_kernel(msg, sizeof(msg), text))
 		return 0;
-	n = len < HEAD ? len : HEAD;
-	barrier_var(n);
-	n &= HEAD * 2 - 1;
-	if (n > HEAD)
-		return 0;
-	if (bpf_probe_read_kernel(head, n, text))
-		return 0;
-	/* The message proper, constant-indexed from here on (cheap to verify). */
-	off = skip_log_prefixes(head);
-	if (off + sizeof(msg) > len)
-		return 0; /* shorter than any prefix */
-	if (bpf_probe_read_kernel(msg, sizeof(msg), text + (off & (HEAD - 1))))
-		return 0;
-	if (!gpu_line(msg))
-		return 0;
+	if (!gpu_line(msg)) {
+		char head[HEAD] = {};
+
+		if (msg[0] != '<' && msg[0] != '[')
+			return 0; /* an ordinary line: one 16-byte read and a compare */
+		/* A level or console stamp first (5.10): find where the message starts. */
+		n = len < HEAD ? len : HEAD;
+		barrier_var(n);
+		n &= HEAD * 2 - 1;
+		if (n > HEAD)
+			return 0;
+		if (bpf_probe_read_kernel(head, n, text))
+			return 0;
+		off = skip_log_prefixes(head);
+		if (!off || off + sizeof(msg) > len)
+			return 0;
+		if (bpf_probe_read_kernel(msg, sizeof(msg), text + (off & (HEAD - 1))))
+			return 0;
+		if (!gpu_line(msg))
+			return 0;
+	}
 
 	r = ks_ring_reserve(&ring, sizeof(*r), KS_REC_GPU_LOG);
 	if (!r)

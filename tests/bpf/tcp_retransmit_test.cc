@@ -137,6 +137,20 @@ class TestNetns {
     return sum;
   }
 
+  // Wait until the namespace has no TCP socket left but listeners and
+  // TIME_WAIT: a FIN or last ACK the kernel still re-sends after both ends
+  // exited would otherwise land between the counter reads and the agent's stop.
+  void WaitTcpIdle(std::chrono::milliseconds timeout = 10s) const {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      // st: 06 TIME_WAIT, 0A LISTEN.
+      const std::string busy = Exec("awk 'FNR > 1 && $4 != \"06\" && $4 != \"0A\"' /proc/net/tcp /proc/net/tcp6");
+      if (busy.find_first_not_of(" \n") == std::string::npos) return;
+      std::this_thread::sleep_for(50ms);
+    }
+    ADD_FAILURE() << "TCP sockets still busy in " << name_;
+  }
+
   // Absolute SNMP counters of the namespace (nstat -a: no history file kept).
   std::map<std::string, uint64_t> Nstat() const {
     std::map<std::string, uint64_t> m;
@@ -266,8 +280,11 @@ class FlowPair {
 struct BulkCase {
   const char* name;
   bool ipv6;
-  bool server_sends;  // else the client sends
+  bool server_sends;      // else the client sends
+  bool tracepoints = false;  // the classic tracepoint flavor (KSIGHT_TCP_HOOK=tracepoint)
 };
+
+void PrintTo(const BulkCase& c, std::ostream* os) { *os << c.name; }
 
 class TcpRetransmitBulk : public ::testing::TestWithParam<BulkCase> {};
 
@@ -298,6 +315,13 @@ TEST_P(TcpRetransmitBulk, CountsMatchTheKernelAndNameTheOwner) {
   ASSERT_GT(receiver, 0);
 
   const std::string tag = std::string("tcp_") + tc.name;
+  // The agents inherit the hook choice from the environment.
+  struct HookEnv {
+    explicit HookEnv(bool tp) {
+      if (tp) ::setenv("KSIGHT_TCP_HOOK", "tracepoint", 1);
+    }
+    ~HookEnv() { ::unsetenv("KSIGHT_TCP_HOOK"); }
+  } hook_env(tc.tracepoints);
   // The sender's owner filter and the test port pass everything of the flow...
   Agent agent({"--probes", "tcp_retransmit", "--interval", "1s", "--pid", std::to_string(sender),
                "--port", std::to_string(kPort)}, tag);
@@ -307,11 +331,16 @@ TEST_P(TcpRetransmitBulk, CountsMatchTheKernelAndNameTheOwner) {
   ASSERT_TRUE(agent.WaitRunning());
   ASSERT_TRUE(other_pid.WaitRunning());
   ASSERT_TRUE(other_port.WaitRunning());
+  for (const auto& st : OfType(agent.Records(), "agent.status")) {
+    if (st["status"].value("probe", "") == "tcp_retransmit")
+      EXPECT_EQ(st["status"]["details"]["tcp_retransmit_skb"], tc.tracepoints ? "tracepoint" : "tp_btf");
+  }
 
   const auto before = ns.Nstat();
   const Flow& f = pair.Run();
   ASSERT_TRUE(f.ok);
   EXPECT_EQ(pair.client_done(), tc.server_sends ? "done sent=0 received=" + n : "done sent=" + n + " received=0");
+  ns.WaitTcpIdle();
   const auto after = ns.Nstat();
   const uint64_t drops = ns.NftDrops();
   EXPECT_EQ(agent.Stop(), 0);
@@ -391,7 +420,9 @@ INSTANTIATE_TEST_SUITE_P(Flows, TcpRetransmitBulk,
                          ::testing::Values(BulkCase{"ipv4_client_sends", false, false},
                                            BulkCase{"ipv4_server_sends", false, true},
                                            BulkCase{"ipv6_client_sends", true, false},
-                                           BulkCase{"ipv6_server_sends", true, true}),
+                                           BulkCase{"ipv6_server_sends", true, true},
+                                           BulkCase{"ipv4_client_sends_tracepoints", false, false, true},
+                                           BulkCase{"ipv6_server_sends_tracepoints", true, true, true}),
                          [](const auto& info) { return std::string(info.param.name); });
 
 // The client's final handshake ACK is dropped once: the listener re-sends its
@@ -414,6 +445,7 @@ TEST(TcpRetransmit, SynAckRetransmitIsKindSynack) {
   const auto before = ns.Nstat();
   const Flow& f = pair.Run();
   ASSERT_TRUE(f.ok);
+  ns.WaitTcpIdle();
   const auto after = ns.Nstat();
   EXPECT_EQ(ns.NftDrops(), 1u);
   EXPECT_EQ(agent.Stop(), 0);
@@ -459,6 +491,7 @@ TEST(TcpRetransmit, TailLossProbeIsKindTlp) {
   const auto before = ns.Nstat();
   const Flow& f = pair.Run();
   ASSERT_TRUE(f.ok);
+  ns.WaitTcpIdle();
   const auto after = ns.Nstat();
   EXPECT_EQ(ns.NftDrops(), 1u);
   EXPECT_EQ(agent.Stop(), 0);

@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 
+#include <cstdlib>
 #include <string>
+#include <string_view>
 
 #include <spdlog/spdlog.h>
 
@@ -30,11 +32,18 @@ struct Hook {
   std::string_view kind() const { return btf ? "tp_btf" : tp ? "tracepoint" : "unavailable"; }
 };
 
+// KSIGHT_TCP_HOOK=tracepoint makes the probe use the classic tracepoints even
+// where tp_btf works: the tests run the fallback on a host that has both.
+bool ForceTracepoints() {
+  const char* v = std::getenv("KSIGHT_TCP_HOOK");
+  return v != nullptr && std::string_view(v) == "tracepoint";
+}
+
 Hook Resolve(const HostFeatures& host, const char* category, const char* name) {
   Hook h;
   h.category = category;
   h.name = name;
-  h.btf = host.btf() && host.TpBtfExists(name);
+  h.btf = host.btf() && host.TpBtfExists(name) && !ForceTracepoints();
   h.tp = host.TracepointExists(category, name);
   if (!h.ok()) h.missing = host.TracepointMissingReason(category, name);
   return h;
@@ -110,10 +119,10 @@ class TcpRetransmitProbe final : public Probe {
     own_ = Resolve(ctx.host, "sock", "inet_sock_set_state");
     kcfg_ = KernelConfigPath();
 
-    // Without a kernel config libbpf cannot resolve CONFIG_HZ and refuses to
-    // load; hand it an empty one so CONFIG_HZ stays 0 and rto_ms is omitted.
+    // Without a kernel config file libbpf cannot resolve CONFIG_HZ and refuses
+    // to load (even for a __weak extern): give it CONFIG_HZ=0, rto_ms is omitted.
     LIBBPF_OPTS(bpf_object_open_opts, opts);
-    if (kcfg_.empty()) opts.kconfig = "CONFIG_KSIGHT_NO_KCONFIG=y\n";
+    if (kcfg_.empty()) opts.kconfig = "CONFIG_HZ=0\n";
     skel_.reset(ks_tcp_retransmit__open_opts(&opts));
     if (!skel_) return LibbpfError("opening the tcp_retransmit BPF object", -errno);
     SetCommonRodata(skel_->rodata, ctx);

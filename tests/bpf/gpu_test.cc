@@ -26,8 +26,8 @@
 #include <vector>
 
 #include "core/host_features.h"
-#include "harness.h"
 #include "core/json_writer.h"
+#include "harness.h"
 #include "probes/gpu/gpu_records.h"
 #include "probes/gpu/gpu_tp_format.h"
 
@@ -157,7 +157,8 @@ std::vector<Case> Cases() {
       {"<4>nvidia-nvswitch0: SXid (PCI:0000:85:00.0): 12028, Non-fatal, Link 32 egress "
        "non-posted PRIV error (First)",
        "gpu.sxid",
-       json::parse(R"J({"gpu":{"pci_bus_id":"0000:85:00.0","device":"nvidia-nvswitch0","driver":"nvswitch"},
+       json::parse(
+           R"J({"gpu":{"pci_bus_id":"0000:85:00.0","device":"nvidia-nvswitch0","driver":"nvswitch"},
          "xid":{"code":12028,"unit":"NPORT egress","fatal":false,"link":32,
                 "message":"Non-fatal, Link 32 egress non-posted PRIV error (First)",
                 "source":"printk"}})J"),
@@ -165,22 +166,30 @@ std::vector<Case> Cases() {
       // The SXid's detail lines describe the same fault: no record of their own.
       {"<4>nvidia-nvswitch0: SXid (PCI:0000:85:00.0): 12028, Severity 0 Engine instance 32 "
        "Sub-engine instance 00",
-       "", json::object(), {}},
+       "",
+       json::object(),
+       {}},
       {"<4>nvidia-nvswitch0: SXid (PCI:0000:85:00.0): 12028, Data {0x00000004, 0x00000000, "
        "0x00000000, 0x00000000, 0x00000000}",
-       "", json::object(), {}},
-      {"<4>NVRM: GPU 0000:3b:00.0: GPU has fallen off the bus.", "gpu.reset",
+       "",
+       json::object(),
+       {}},
+      {"<4>NVRM: GPU 0000:3b:00.0: GPU has fallen off the bus.",
+       "gpu.reset",
        json::parse(R"J({"gpu":{"pci_bus_id":"0000:3b:00.0","driver":"nvidia"},
          "reset":{"kind":"fallen_off_bus","source":"printk"}})J"),
        {}},
       {"<3>amdgpu 0000:03:00.0: amdgpu: ring gfx_0.0.0 timeout, signaled seq=1234, emitted "
        "seq=1236",
        "gpu.reset",
-       json::parse(R"J({"gpu":{"pci_bus_id":"0000:03:00.0","device":"0000:03:00.0","driver":"amdgpu"},
+       json::parse(
+           R"J({"gpu":{"pci_bus_id":"0000:03:00.0","device":"0000:03:00.0","driver":"amdgpu"},
          "reset":{"kind":"ring_timeout","ring":"gfx_0.0.0","signaled_seq":1234,"emitted_seq":1236}})J"),
        {"/reset/pid"}},
-      {"<6>amdgpu 0000:03:00.0: amdgpu: GPU reset(2) succeeded!", "gpu.reset",
-       json::parse(R"J({"gpu":{"driver":"amdgpu"},"reset":{"kind":"reset_succeeded","reset_count":2}})J"),
+      {"<6>amdgpu 0000:03:00.0: amdgpu: GPU reset(2) succeeded!",
+       "gpu.reset",
+       json::parse(
+           R"J({"gpu":{"driver":"amdgpu"},"reset":{"kind":"reset_succeeded","reset_count":2}})J"),
        {}},
       {"<3>amdgpu 0000:03:00.0: amdgpu: [gfxhub0] retry page fault (src_id:0 ring:0 vmid:3 "
        "pasid:32769, for process python3 pid 4242 thread python3 pid 4242)",
@@ -188,7 +197,8 @@ std::vector<Case> Cases() {
        json::parse(R"J({"reset":{"kind":"page_fault","hub":"gfxhub0","pasid":32769,"pid":4242,
                 "process_name":"python3"}})J"),
        {}},
-      {"<6>i915 0000:00:02.0: [drm] GPU HANG: ecode 12:1:85dffffb, in Xorg [1234]", "gpu.reset",
+      {"<6>i915 0000:00:02.0: [drm] GPU HANG: ecode 12:1:85dffffb, in Xorg [1234]",
+       "gpu.reset",
        json::parse(R"J({"gpu":{"pci_bus_id":"0000:00:02.0","driver":"i915"},
          "reset":{"kind":"gpu_hang","pid":1234,"process_name":"Xorg"}})J"),
        {}},
@@ -200,16 +210,23 @@ std::vector<Case> Cases() {
        {}},
       // Noise that looks like a GPU driver line to the BPF filter: parsed, no record.
       {"<6>NVRM: loading NVIDIA UNIX x86_64 Kernel Module  575.51.02  Wed Apr 30 12:00:00 UTC 2025",
-       "", json::object(), {}},
-      {"<6>NVRM: GPU at PCI:0000:3b:00: GPU-c0ffee00-0000-0000-0000-000000000000", "",
-       json::object(), {}},
-      {"<6>amdgpu 0000:03:00.0: amdgpu: SMU is initialized successfully!", "", json::object(),
+       "",
+       json::object(),
        {}},
+      {"<6>NVRM: GPU at PCI:0000:3b:00: GPU-c0ffee00-0000-0000-0000-000000000000",
+       "",
+       json::object(),
+       {}},
+      {"<6>amdgpu 0000:03:00.0: amdgpu: SMU is initialized successfully!", "", json::object(), {}},
       {"<6>[drm] Initialized vgem 1.0.0 20120112 for vgem on minor 0", "", json::object(), {}},
-      {"<6>i915 0000:00:02.0: [drm] GuC firmware i915/tgl_guc_70.bin version 70.5.1", "",
-       json::object(), {}},
-      {"<6>xe 0000:03:00.0: [drm] Using GuC firmware from xe/lnl_guc_70.bin version 70.29.2", "",
-       json::object(), {}},
+      {"<6>i915 0000:00:02.0: [drm] GuC firmware i915/tgl_guc_70.bin version 70.5.1",
+       "",
+       json::object(),
+       {}},
+      {"<6>xe 0000:03:00.0: [drm] Using GuC firmware from xe/lnl_guc_70.bin version 70.29.2",
+       "",
+       json::object(),
+       {}},
       {"<4>NVRM: Xid (PCI:0000:3b", "", json::object(), {}},
   };
 }
@@ -252,9 +269,13 @@ TEST(GpuProbe, KmsgLinesBecomeExactRecordsAndNoiseStaysInTheKernel) {
   ASSERT_TRUE(agent.WaitFor([&](const json& j) {
     return j["event"]["type"] == "gpu.reset" && j["reset"]["kind"] == "job_timeout";
   })) << "no record for the last line";
-  ASSERT_TRUE(agent.WaitFor([&](const json& j) {
-    return j["event"]["type"] == "agent.heartbeat" && j["counters"]["gpu"]["received"] == prefixed;
-  }, 10s)) << "the heartbeat never counted " << prefixed << " received lines";
+  ASSERT_TRUE(agent.WaitFor(
+      [&](const json& j) {
+        return j["event"]["type"] == "agent.heartbeat" &&
+               j["counters"]["gpu"]["received"] == prefixed;
+      },
+      10s))
+      << "the heartbeat never counted " << prefixed << " received lines";
   EXPECT_EQ(agent.Stop(), 0);
 
   const auto recs = agent.Records();
@@ -549,8 +570,8 @@ TEST(GpuPrograms, ClassicSchedulerProgramsVerifyWithEachKernelsLayout) {
                              Field("__data_loc char[] name", 24, 4) + Field("uint64_t id", 32, 8) +
                              Field("u32 job_count", 40, 4) + Field("int hw_job_count", 44, 4, 1);
   const std::string done_old = Field("struct dma_fence * fence", 8, 8);
-  const std::string queue72 = Field("__data_loc char[] name", 8, 4) + Field("u32 job_count", 12, 4) +
-                              Field("int hw_job_count", 16, 4, 1) +
+  const std::string queue72 = Field("__data_loc char[] name", 8, 4) +
+                              Field("u32 job_count", 12, 4) + Field("int hw_job_count", 16, 4, 1) +
                               Field("__data_loc char[] dev", 20, 4) +
                               Field("u64 fence_context", 24, 8) + Field("u64 fence_seqno", 32, 8) +
                               Field("u64 client_id", 40, 8);
@@ -607,7 +628,8 @@ TEST(GpuPrograms, ClassicSchedulerProgramsAttachWithThisKernelsLayout) {
   ASSERT_TRUE(s);
   std::vector<std::string> progs;
   for (const auto& e : evs) {
-    const std::string fmt = ReadAll(host.tracefs_path() + "/events/gpu_scheduler/" + e.event + "/format");
+    const std::string fmt =
+        ReadAll(host.tracefs_path() + "/events/gpu_scheduler/" + e.event + "/format");
     const ks_gpu_sched_layout l = Layout(fmt, e.phase);
     if (e.phase == KS_GPU_JOB_QUEUE) s->rodata->sched_queue_layout = l;
     if (e.phase == KS_GPU_JOB_RUN) s->rodata->sched_run_layout = l;
@@ -639,8 +661,8 @@ TEST(GpuPrograms, NvidiaTracepointProgramsVerifyWithTheDriverLayout) {
   for (const char* n : {"nvidia_dev_xid", "nvswitch_dev_sxid"}) {
     bpf_prog_info info{};
     __u32 len = sizeof(info);
-    ASSERT_EQ(bpf_obj_get_info_by_fd(
-                  bpf_program__fd(bpf_object__find_program_by_name(s->obj, n)), &info, &len),
+    ASSERT_EQ(bpf_obj_get_info_by_fd(bpf_program__fd(bpf_object__find_program_by_name(s->obj, n)),
+                                     &info, &len),
               0);
     EXPECT_GT(info.xlated_prog_len / 8, 40u) << n << " was reduced to a stub";
   }

@@ -37,10 +37,14 @@ MergedXid FromLine(const std::string& line, XidSource src = XidSource::kPrintk) 
 
 TEST(GpuRecords, XidWithProcessAndMig) {
   const MergedXid m = FromLine(
-      "NVRM: Xid (PCI:0000:3b:00 GPU-I:01 GPU-CI:00): 94, pid=4242, name=trainer, Contained ECC error.");
+      "NVRM: Xid (PCI:0000:3b:00 GPU-I:01 GPU-CI:00): 94, pid=4242, name=trainer, Contained ECC "
+      "error.");
   EXPECT_EQ(XidRecordType(m), "gpu.xid");
   const json j = Body([&](JsonWriter& w) { WriteXidBody(w, m); });
-  EXPECT_EQ(j["gpu"], json::parse(R"({"pci_bus_id":"0000:3b:00","gpu_instance":1,"compute_instance":0,"driver":"nvidia"})"));
+  EXPECT_EQ(
+      j["gpu"],
+      json::parse(
+          R"({"pci_bus_id":"0000:3b:00","gpu_instance":1,"compute_instance":0,"driver":"nvidia"})"));
   const json& x = j["xid"];
   EXPECT_EQ(x["code"], 94);
   EXPECT_EQ(x["name"], "Contained ECC error");
@@ -72,22 +76,28 @@ TEST(GpuRecords, XidWithoutProcessHasNoPidOrName) {
 
 TEST(GpuRecords, XidCausedByAndRecoveryAction) {
   const json a = Body([&](JsonWriter& w) {
-    WriteXidBody(w, FromLine("NVRM: Xid (PCI:0000:3b:00): 45, pid=77, name=a.out, Ch 00000010 caused by previous Xid 13"));
+    WriteXidBody(w, FromLine("NVRM: Xid (PCI:0000:3b:00): 45, pid=77, name=a.out, Ch 00000010 "
+                             "caused by previous Xid 13"));
   });
   EXPECT_EQ(a["xid"]["caused_by"], 13);
   EXPECT_EQ(a["xid"]["message"], "Ch 00000010");
   const json b = Body([&](JsonWriter& w) {
-    WriteXidBody(w, FromLine("NVRM: Xid (PCI:0000:3b:00): 154, GPU recovery action changed from 0x0 (None) to 0x2 (Node Reboot Required)"));
+    WriteXidBody(w, FromLine("NVRM: Xid (PCI:0000:3b:00): 154, GPU recovery action changed from "
+                             "0x0 (None) to 0x2 (Node Reboot Required)"));
   });
   EXPECT_EQ(b["xid"]["recovery_action"], "Node Reboot Required");
 }
 
 TEST(GpuRecords, Sxid) {
   const MergedXid m = FromLine(
-      "nvidia-nvswitch0: SXid (PCI:0000:85:00.0): 12028, Non-fatal, Link 32 egress non-posted PRIV error (First)");
+      "nvidia-nvswitch0: SXid (PCI:0000:85:00.0): 12028, Non-fatal, Link 32 egress non-posted PRIV "
+      "error (First)");
   EXPECT_EQ(XidRecordType(m), "gpu.sxid");
   const json j = Body([&](JsonWriter& w) { WriteXidBody(w, m); });
-  EXPECT_EQ(j["gpu"], json::parse(R"({"pci_bus_id":"0000:85:00.0","device":"nvidia-nvswitch0","driver":"nvswitch"})"));
+  EXPECT_EQ(
+      j["gpu"],
+      json::parse(
+          R"({"pci_bus_id":"0000:85:00.0","device":"nvidia-nvswitch0","driver":"nvswitch"})"));
   EXPECT_EQ(j["xid"]["code"], 12028);
   EXPECT_EQ(j["xid"]["unit"], "NPORT egress");
   EXPECT_EQ(j["xid"]["fatal"], false);
@@ -102,7 +112,9 @@ TEST(GpuRecords, ResetAmdgpuRingTimeout) {
   const json j = Body([&](JsonWriter& w) {
     WriteResetBody(w, std::get<ResetEvent>(*ev), Reporter{1, 2, "kworker/u8:0"});
   });
-  EXPECT_EQ(j["gpu"], json::parse(R"({"pci_bus_id":"0000:03:00.0","device":"0000:03:00.0","driver":"amdgpu"})"));
+  EXPECT_EQ(
+      j["gpu"],
+      json::parse(R"({"pci_bus_id":"0000:03:00.0","device":"0000:03:00.0","driver":"amdgpu"})"));
   EXPECT_EQ(j["reset"]["kind"], "ring_timeout");
   EXPECT_EQ(j["reset"]["ring"], "gfx_0.0.0");
   EXPECT_EQ(j["reset"]["signaled_seq"], 1234);
@@ -131,7 +143,9 @@ TEST(GpuRecords, Job) {
   x.job_count = 3;
   x.hw_job_count = 1;
   const json j = Body([&](JsonWriter& w) { WriteJobBody(w, r, x); });
-  EXPECT_EQ(j["gpu"], json::parse(R"({"pci_bus_id":"0000:03:00.0","device":"0000:03:00.0","driver":"amdgpu"})"));
+  EXPECT_EQ(
+      j["gpu"],
+      json::parse(R"({"pci_bus_id":"0000:03:00.0","device":"0000:03:00.0","driver":"amdgpu"})"));
   EXPECT_EQ(j["job"], json::parse(R"({"ring":"gfx_0.0.0","fence_context":7,"fence_seqno":99,
       "queue_wait_ns":1000,"run_ns":5000,"total_ns":6000,"queue_depth":2,"in_flight":1,
       "dependencies":3,"client_id":12,"entity_job_count":3,"hw_job_count":1})"));

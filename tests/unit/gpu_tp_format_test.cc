@@ -9,7 +9,8 @@
 namespace ksight::gpu {
 namespace {
 
-constexpr const char* kCommon = R"(	field:unsigned short common_type;	offset:0;	size:2;	signed:0;
+constexpr const char* kCommon =
+    R"(	field:unsigned short common_type;	offset:0;	size:2;	signed:0;
 	field:unsigned char common_flags;	offset:2;	size:1;	signed:0;
 	field:unsigned char common_preempt_count;	offset:3;	size:1;	signed:0;
 	field:int common_pid;	offset:4;	size:4;	signed:1;
@@ -22,23 +23,30 @@ std::string Fmt(const char* name, const char* fields, const char* print = "") {
 }
 
 // 5.10: the ring name is a pointer, the fence a pointer to the job's finished fence.
-const std::string k510Job = Fmt("drm_sched_job", R"(	field:struct drm_sched_entity * entity;	offset:8;	size:8;	signed:0;
+const std::string k510Job =
+    Fmt("drm_sched_job",
+        R"(	field:struct drm_sched_entity * entity;	offset:8;	size:8;	signed:0;
 	field:struct dma_fence * fence;	offset:16;	size:8;	signed:0;
 	field:const char * name;	offset:24;	size:8;	signed:0;
 	field:uint64_t id;	offset:32;	size:8;	signed:0;
 	field:u32 job_count;	offset:40;	size:4;	signed:0;
 	field:int hw_job_count;	offset:44;	size:4;	signed:1;
 )");
-const std::string k510Done = Fmt("drm_sched_process_job", R"(	field:struct dma_fence * fence;	offset:8;	size:8;	signed:0;
+const std::string k510Done = Fmt(
+    "drm_sched_process_job", R"(	field:struct dma_fence * fence;	offset:8;	size:8;	signed:0;
 )");
-const std::string k510WaitDep = Fmt("drm_sched_job_wait_dep", R"(	field:const char * name;	offset:8;	size:8;	signed:0;
+const std::string k510WaitDep =
+    Fmt("drm_sched_job_wait_dep",
+        R"(	field:const char * name;	offset:8;	size:8;	signed:0;
 	field:uint64_t id;	offset:16;	size:8;	signed:0;
 	field:struct dma_fence * fence;	offset:24;	size:8;	signed:0;
 	field:uint64_t ctx;	offset:32;	size:8;	signed:0;
 	field:unsigned seqno;	offset:40;	size:4;	signed:0;
 )");
 // 6.1 and 6.12: the same with name as __data_loc.
-const std::string k612Job = Fmt("drm_sched_job", R"(	field:struct drm_sched_entity * entity;	offset:8;	size:8;	signed:0;
+const std::string k612Job =
+    Fmt("drm_sched_job",
+        R"(	field:struct drm_sched_entity * entity;	offset:8;	size:8;	signed:0;
 	field:struct dma_fence * fence;	offset:16;	size:8;	signed:0;
 	field:__data_loc char[] name;	offset:24;	size:4;	signed:0;
 	field:uint64_t id;	offset:32;	size:8;	signed:0;
@@ -46,7 +54,8 @@ const std::string k612Job = Fmt("drm_sched_job", R"(	field:struct drm_sched_enti
 	field:int hw_job_count;	offset:44;	size:4;	signed:1;
 )");
 // 7.2: fence context and seqno as values, plus dev and client_id.
-const std::string k72Queue = Fmt("drm_sched_job_queue", R"(	field:__data_loc char[] name;	offset:8;	size:4;	signed:0;
+const std::string k72Queue = Fmt(
+    "drm_sched_job_queue", R"(	field:__data_loc char[] name;	offset:8;	size:4;	signed:0;
 	field:u32 job_count;	offset:12;	size:4;	signed:0;
 	field:int hw_job_count;	offset:16;	size:4;	signed:1;
 	field:__data_loc char[] dev;	offset:20;	size:4;	signed:0;
@@ -54,16 +63,20 @@ const std::string k72Queue = Fmt("drm_sched_job_queue", R"(	field:__data_loc cha
 	field:u64 fence_seqno;	offset:32;	size:8;	signed:0;
 	field:u64 client_id;	offset:40;	size:8;	signed:0;
 )");
-const std::string k72Done = Fmt("drm_sched_job_done", R"(	field:u64 fence_context;	offset:8;	size:8;	signed:0;
+const std::string k72Done =
+    Fmt("drm_sched_job_done",
+        R"(	field:u64 fence_context;	offset:8;	size:8;	signed:0;
 	field:u64 fence_seqno;	offset:16;	size:8;	signed:0;
 )");
-const std::string k72AddDep = Fmt("drm_sched_job_add_dep", R"(	field:u64 fence_context;	offset:8;	size:8;	signed:0;
+const std::string k72AddDep = Fmt(
+    "drm_sched_job_add_dep", R"(	field:u64 fence_context;	offset:8;	size:8;	signed:0;
 	field:u64 fence_seqno;	offset:16;	size:8;	signed:0;
 	field:u64 ctx;	offset:24;	size:8;	signed:0;
 	field:u64 seqno;	offset:32;	size:8;	signed:0;
 )");
 // nvidia:nvidia_dev_xid: __string(dev), __field(u32, error_code), __string(msg).
-const std::string kNvXid = Fmt("nvidia_dev_xid", R"(	field:__data_loc char[] dev;	offset:8;	size:4;	signed:0;
+const std::string kNvXid =
+    Fmt("nvidia_dev_xid", R"(	field:__data_loc char[] dev;	offset:8;	size:4;	signed:0;
 	field:u32 error_code;	offset:12;	size:4;	signed:0;
 	field:__data_loc char[] msg;	offset:16;	size:4;	signed:0;
 )");
@@ -95,7 +108,8 @@ TEST(GpuTpFormat, ParsesFieldsWithTypesOffsetsAndSizes) {
 }
 
 TEST(GpuTpFormat, ArrayFieldsKeepTheirNames) {
-  const auto f = ParseTpFormat(Fmt("x", "\tfield:char comm[16];\toffset:8;\tsize:16;\tsigned:0;\n"));
+  const auto f =
+      ParseTpFormat(Fmt("x", "\tfield:char comm[16];\toffset:8;\tsize:16;\tsigned:0;\n"));
   const TpField* c = FindField(f, "comm");
   ASSERT_NE(c, nullptr);
   EXPECT_EQ(c->type, "char[16]");
@@ -167,7 +181,8 @@ TEST(GpuTpFormat, SchedLayout72) {
 
 TEST(GpuTpFormat, SchedLayoutWithoutAFenceIsRefused) {
   auto l = SchedLayoutFromFormat(
-      ParseTpFormat(Fmt("drm_sched_job", "\tfield:u32 job_count;\toffset:8;\tsize:4;\tsigned:0;\n")),
+      ParseTpFormat(
+          Fmt("drm_sched_job", "\tfield:u32 job_count;\toffset:8;\tsize:4;\tsigned:0;\n")),
       KS_GPU_JOB_QUEUE);
   ASSERT_FALSE(l.ok());
   EXPECT_NE(l.status().message().find("no job fence"), std::string::npos);
@@ -187,7 +202,8 @@ TEST(GpuTpFormat, XidLayout) {
   EXPECT_EQ(l->error_code, 12);
   EXPECT_EQ(l->msg, 16);
   // A driver that changed the layout (msg as a plain array) is refused with a reason.
-  auto bad = XidLayoutFromFormat(ParseTpFormat(Fmt("nvidia_dev_xid", R"(	field:__data_loc char[] dev;	offset:8;	size:4;	signed:0;
+  auto bad = XidLayoutFromFormat(ParseTpFormat(Fmt(
+      "nvidia_dev_xid", R"(	field:__data_loc char[] dev;	offset:8;	size:4;	signed:0;
 	field:u32 error_code;	offset:12;	size:4;	signed:0;
 	field:char msg[64];	offset:16;	size:64;	signed:0;
 )")));

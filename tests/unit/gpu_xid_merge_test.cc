@@ -36,12 +36,17 @@ XidObservation Tp(uint64_t ts, std::string bus, int code, std::string msg) {
   return o;
 }
 
-XidMerger Both() { return XidMerger({.xid_tracepoint = true, .sxid_tracepoint = true, .window_ns = kWindow}); }
+XidMerger Both() {
+  return XidMerger({.xid_tracepoint = true, .sxid_tracepoint = true, .window_ns = kWindow});
+}
 
 TEST(GpuXidMerge, PrintkOnlyPassesAtOnce) {
   XidMerger m({.xid_tracepoint = false, .sxid_tracepoint = false, .window_ns = kWindow});
   std::vector<MergedXid> out;
-  m.Add(Printk(10 * kMs, "NVRM: Xid (PCI:0000:3b:00): 79, pid=1234, name=python3, GPU has fallen off the bus."), out);
+  m.Add(
+      Printk(10 * kMs,
+             "NVRM: Xid (PCI:0000:3b:00): 79, pid=1234, name=python3, GPU has fallen off the bus."),
+      out);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].source, XidSource::kPrintk);
   EXPECT_TRUE(out[0].seen_printk);
@@ -53,7 +58,10 @@ TEST(GpuXidMerge, PrintkOnlyPassesAtOnce) {
 TEST(GpuXidMerge, PrintkThenTracepointIsOneRecordWithPrintkFields) {
   XidMerger m = Both();
   std::vector<MergedXid> out;
-  m.Add(Printk(10 * kMs, "NVRM: Xid (PCI:0000:3b:00 GPU-I:01 GPU-CI:00): 94, pid=4242, name=trainer, Contained ECC error."), out);
+  m.Add(Printk(10 * kMs,
+               "NVRM: Xid (PCI:0000:3b:00 GPU-I:01 GPU-CI:00): 94, pid=4242, name=trainer, "
+               "Contained ECC error."),
+        out);
   EXPECT_TRUE(out.empty());  // waits for its twin
   EXPECT_EQ(m.pending(), 1u);
   m.Add(Tp(10 * kMs + 50'000, "0000:3b:00.0", 94, "Contained ECC error."), out);
@@ -78,7 +86,10 @@ TEST(GpuXidMerge, TracepointThenPrintkAlsoMerges) {
   XidMerger m = Both();
   std::vector<MergedXid> out;
   m.Add(Tp(5 * kMs, "0000:3B:00.0", 45, "Ch 00000010"), out);
-  m.Add(Printk(6 * kMs, "NVRM: Xid (PCI:0000:3b:00): 45, pid=77, name=a.out, Ch 00000010 caused by previous Xid 13"), out);
+  m.Add(Printk(6 * kMs,
+               "NVRM: Xid (PCI:0000:3b:00): 45, pid=77, name=a.out, Ch 00000010 caused by previous "
+               "Xid 13"),
+        out);
   ASSERT_EQ(out.size(), 1u);
   const auto& x = std::get<XidEvent>(out[0].event);
   EXPECT_EQ(out[0].ts_ns, 5 * kMs);
@@ -90,12 +101,16 @@ TEST(GpuXidMerge, BurstPairsOneToOne) {
   // Three Xid 13 on one GPU in one millisecond, each reported by both paths: three records.
   XidMerger m = Both();
   std::vector<MergedXid> out;
-  const char* msgs[] = {"Graphics SM Warp Exception on (GPC 7, TPC 7, SM 0): Illegal Instruction Parameter",
-                        "Graphics SM Global Exception on (GPC 7, TPC 7, SM 0): Multiple Warp Errors",
-                        "Graphics Exception: ESR 0x57c730=0xc04000b"};
+  const char* msgs[] = {
+      "Graphics SM Warp Exception on (GPC 7, TPC 7, SM 0): Illegal Instruction Parameter",
+      "Graphics SM Global Exception on (GPC 7, TPC 7, SM 0): Multiple Warp Errors",
+      "Graphics Exception: ESR 0x57c730=0xc04000b"};
   uint64_t t = 100 * kMs;
   for (const char* msg : msgs) {
-    m.Add(Printk(t, std::string("NVRM: Xid (PCI:0000:cb:00): 13, pid='<unknown>', name=<unknown>, ") + msg), out);
+    m.Add(
+        Printk(t, std::string("NVRM: Xid (PCI:0000:cb:00): 13, pid='<unknown>', name=<unknown>, ") +
+                      msg),
+        out);
     t += 1000;
   }
   // The tracepoint records arrive after all three lines, in order.
@@ -125,7 +140,9 @@ TEST(GpuXidMerge, SameMessagePreferredOverOldest) {
 TEST(GpuXidMerge, DifferentGpuOrCodeDoesNotMerge) {
   XidMerger m = Both();
   std::vector<MergedXid> out;
-  m.Add(Printk(1 * kMs, "NVRM: Xid (PCI:0000:3b:00): 79, pid=1, name=x, GPU has fallen off the bus."), out);
+  m.Add(
+      Printk(1 * kMs, "NVRM: Xid (PCI:0000:3b:00): 79, pid=1, name=x, GPU has fallen off the bus."),
+      out);
   m.Add(Tp(1 * kMs, "0000:3c:00.0", 79, "GPU has fallen off the bus."), out);
   m.Add(Tp(1 * kMs, "0000:3b:00.0", 48, "DBE"), out);
   EXPECT_TRUE(out.empty());
@@ -155,7 +172,10 @@ TEST(GpuXidMerge, OutsideTheWindowIsNotATwin) {
 TEST(GpuXidMerge, SxidMergesByFullBusIdWithItsOwnSwitch) {
   XidMerger m({.xid_tracepoint = false, .sxid_tracepoint = true, .window_ns = kWindow});
   std::vector<MergedXid> out;
-  m.Add(Printk(1 * kMs, "nvidia-nvswitch0: SXid (PCI:0000:85:00.0): 12028, Non-fatal, Link 32 egress non-posted PRIV error (First)"), out);
+  m.Add(Printk(1 * kMs,
+               "nvidia-nvswitch0: SXid (PCI:0000:85:00.0): 12028, Non-fatal, Link 32 egress "
+               "non-posted PRIV error (First)"),
+        out);
   EXPECT_TRUE(out.empty());
   XidObservation tp;
   tp.ts_ns = 1 * kMs + 10;
@@ -172,14 +192,19 @@ TEST(GpuXidMerge, SxidMergesByFullBusIdWithItsOwnSwitch) {
   EXPECT_EQ(r.link, 32);
   EXPECT_EQ(out[0].source, XidSource::kTracepoint);
   // Xids still pass at once: no nvidia_dev_xid tracepoint in these options.
-  m.Add(Printk(2 * kMs, "NVRM: Xid (PCI:0000:3b:00): 48, An uncorrectable double bit error (DBE) has been detected on GPU in the framebuffer at partition 6, subpartition 0."), out);
+  m.Add(Printk(2 * kMs,
+               "NVRM: Xid (PCI:0000:3b:00): 48, An uncorrectable double bit error (DBE) has been "
+               "detected on GPU in the framebuffer at partition 6, subpartition 0."),
+        out);
   EXPECT_EQ(out.size(), 2u);
 }
 
 TEST(GpuXidMerge, PendingIsBounded) {
-  XidMerger m({.xid_tracepoint = true, .sxid_tracepoint = false, .window_ns = kWindow, .max_pending = 4});
+  XidMerger m(
+      {.xid_tracepoint = true, .sxid_tracepoint = false, .window_ns = kWindow, .max_pending = 4});
   std::vector<MergedXid> out;
-  for (int i = 0; i < 10; ++i) m.Add(Printk(1 * kMs + static_cast<uint64_t>(i), "NVRM: Xid (PCI:0000:3b:00): 13, x"), out);
+  for (int i = 0; i < 10; ++i)
+    m.Add(Printk(1 * kMs + static_cast<uint64_t>(i), "NVRM: Xid (PCI:0000:3b:00): 13, x"), out);
   EXPECT_EQ(m.pending(), 4u);
   EXPECT_EQ(out.size(), 6u);
   EXPECT_EQ(m.stats().pending_full, 6u);

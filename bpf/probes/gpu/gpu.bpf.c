@@ -23,20 +23,16 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define NONE KS_GPU_OFF_NONE
 
 /* Classic tracepoint layouts, read by the agent from tracefs before load. */
-const volatile struct ks_gpu_xid_layout xid_layout = { NONE, NONE, NONE, 0 };
-const volatile struct ks_gpu_xid_layout sxid_layout = { NONE, NONE, NONE, 0 };
+const volatile struct ks_gpu_xid_layout xid_layout = {NONE, NONE, NONE, 0};
+const volatile struct ks_gpu_xid_layout sxid_layout = {NONE, NONE, NONE, 0};
 const volatile struct ks_gpu_sched_layout sched_queue_layout = {
-	NONE, NONE, NONE, NONE, KS_GPU_STR_NONE, NONE, NONE, NONE, NONE, NONE, NONE, 0
-};
+	NONE, NONE, NONE, NONE, KS_GPU_STR_NONE, NONE, NONE, NONE, NONE, NONE, NONE, 0};
 const volatile struct ks_gpu_sched_layout sched_run_layout = {
-	NONE, NONE, NONE, NONE, KS_GPU_STR_NONE, NONE, NONE, NONE, NONE, NONE, NONE, 0
-};
+	NONE, NONE, NONE, NONE, KS_GPU_STR_NONE, NONE, NONE, NONE, NONE, NONE, NONE, 0};
 const volatile struct ks_gpu_sched_layout sched_done_layout = {
-	NONE, NONE, NONE, NONE, KS_GPU_STR_NONE, NONE, NONE, NONE, NONE, NONE, NONE, 0
-};
+	NONE, NONE, NONE, NONE, KS_GPU_STR_NONE, NONE, NONE, NONE, NONE, NONE, NONE, 0};
 const volatile struct ks_gpu_sched_layout sched_dep_layout = {
-	NONE, NONE, NONE, NONE, KS_GPU_STR_NONE, NONE, NONE, NONE, NONE, NONE, NONE, 0
-};
+	NONE, NONE, NONE, NONE, KS_GPU_STR_NONE, NONE, NONE, NONE, NONE, NONE, NONE, 0};
 
 KS_DECLARE_RING(ring);
 
@@ -71,12 +67,29 @@ static __always_inline __u32 log2_slot(__u64 v)
 {
 	__u32 r = 0;
 
-	if (v >= (1ULL << 32)) { v >>= 32; r += 32; }
-	if (v >= (1ULL << 16)) { v >>= 16; r += 16; }
-	if (v >= (1ULL << 8)) { v >>= 8; r += 8; }
-	if (v >= (1ULL << 4)) { v >>= 4; r += 4; }
-	if (v >= (1ULL << 2)) { v >>= 2; r += 2; }
-	if (v >= (1ULL << 1)) { r += 1; }
+	if (v >= (1ULL << 32)) {
+		v >>= 32;
+		r += 32;
+	}
+	if (v >= (1ULL << 16)) {
+		v >>= 16;
+		r += 16;
+	}
+	if (v >= (1ULL << 8)) {
+		v >>= 8;
+		r += 8;
+	}
+	if (v >= (1ULL << 4)) {
+		v >>= 4;
+		r += 4;
+	}
+	if (v >= (1ULL << 2)) {
+		v >>= 2;
+		r += 2;
+	}
+	if (v >= (1ULL << 1)) {
+		r += 1;
+	}
 	if (r >= KS_GPU_HIST_SLOTS)
 		r = KS_GPU_HIST_SLOTS - 1;
 	return r;
@@ -97,8 +110,8 @@ static __always_inline bool is_digit(char c)
  * Fixed positions, no loop: the seconds field is 5 to 8 characters wide.
  * "[drm:...]" and "[drm]" are message text, not a stamp.
  */
-#define STAMP_AT(h, b, w) ((h)[(b) + (w) + 8] == ']' && (h)[(b) + (w) + 9] == ' ' && \
-			   (h)[(b) + (w) + 1] == '.')
+#define STAMP_AT(h, b, w)                                                                          \
+	((h)[(b) + (w) + 8] == ']' && (h)[(b) + (w) + 9] == ' ' && (h)[(b) + (w) + 1] == '.')
 
 static __always_inline __u32 stamp_end(const char *h, __u32 b)
 {
@@ -369,7 +382,7 @@ int fence_init_tp(struct trace_event_raw_dma_fence *ctx)
 {
 	__u64 context = BPF_CORE_READ(ctx, context);
 	__u64 id = fence_id(context, BPF_CORE_READ(ctx, seqno));
-	struct fence_start st = { .init_ts = bpf_ktime_get_boot_ns() };
+	struct fence_start st = {.init_ts = bpf_ktime_get_boot_ns()};
 
 	learn_names(ctx, context);
 	bpf_map_update_elem(&fence_starts, &id, &st, BPF_ANY);
@@ -389,7 +402,7 @@ int fence_emit_tp(struct trace_event_raw_dma_fence *ctx)
 	if (st) {
 		st->emit_ts = now;
 	} else {
-		struct fence_start n = { .emit_ts = now };
+		struct fence_start n = {.emit_ts = now};
 
 		bpf_map_update_elem(&fence_starts, &id, &n, BPF_ANY);
 	}
@@ -541,7 +554,8 @@ static __always_inline int job_btf(struct drm_sched_job___ks *job,
 				if (dn)
 					bpf_probe_read_kernel_str(r->dev, sizeof(r->dev), dn);
 				if (drv)
-					bpf_probe_read_kernel_str(r->driver, sizeof(r->driver), drv);
+					bpf_probe_read_kernel_str(r->driver, sizeof(r->driver),
+								  drv);
 			}
 		}
 	}
@@ -614,15 +628,13 @@ int BPF_PROG(sched_dep_old_btf, struct drm_sched_job___ks *job, struct dma_fence
 
 /* >= 6.17 names */
 SEC("tp_btf/drm_sched_job_queue")
-int BPF_PROG(sched_queue_btf, struct drm_sched_job___ks *job,
-	     struct drm_sched_entity___ks *entity)
+int BPF_PROG(sched_queue_btf, struct drm_sched_job___ks *job, struct drm_sched_entity___ks *entity)
 {
 	return job_btf(job, entity, KS_GPU_JOB_QUEUE);
 }
 
 SEC("tp_btf/drm_sched_job_run")
-int BPF_PROG(sched_run_btf, struct drm_sched_job___ks *job,
-	     struct drm_sched_entity___ks *entity)
+int BPF_PROG(sched_run_btf, struct drm_sched_job___ks *job, struct drm_sched_entity___ks *entity)
 {
 	return job_btf(job, entity, KS_GPU_JOB_RUN);
 }
@@ -689,8 +701,8 @@ static __always_inline int job_tp(void *ctx, __u32 phase, __u32 fence_ptr, __u32
 	return 0;
 }
 
-#define JOB_TP(ctx, phase, L)                                                              \
-	job_tp(ctx, phase, L.fence_ptr, L.fence_ctx, L.fence_seqno, L.name, L.name_kind, L.dev, \
+#define JOB_TP(ctx, phase, L)                                                                      \
+	job_tp(ctx, phase, L.fence_ptr, L.fence_ctx, L.fence_seqno, L.name, L.name_kind, L.dev,    \
 	       L.job_count, L.hw_job_count, L.dep_ctx, L.dep_seqno, L.client_id)
 
 /* <= 6.16 names (drm_sched_job_wait_dep's record lacks the job's fence: not hooked) */

@@ -12,11 +12,11 @@
 
 #include "ksight_abi.h"
 
-#define KS_GPU_LOG_TEXT 512   /* printk bytes kept per line (LOG_LINE_MAX is ~1000) */
-#define KS_GPU_TP_MSG 384     /* nvidia/nvswitch tracepoint msg bytes kept */
-#define KS_GPU_NAME_LEN 32    /* driver, timeline, ring and device names */
+#define KS_GPU_LOG_TEXT 512 /* printk bytes kept per line (LOG_LINE_MAX is ~1000) */
+#define KS_GPU_TP_MSG 384   /* nvidia/nvswitch tracepoint msg bytes kept */
+#define KS_GPU_NAME_LEN 32  /* driver, timeline, ring and device names */
 #define KS_GPU_DRIVER_LEN 16
-#define KS_GPU_HIST_SLOTS 40  /* log2(ns) buckets: [2^i, 2^(i+1)) ns, last open-ended */
+#define KS_GPU_HIST_SLOTS 40 /* log2(ns) buckets: [2^i, 2^(i+1)) ns, last open-ended */
 
 /* An absent field in a ks_gpu_*_layout. */
 #define KS_GPU_OFF_NONE 0xffff
@@ -50,7 +50,7 @@ enum ks_gpu_tp_kind {
 struct ks_gpu_xid_tp_rec {
 	struct ks_rec_hdr hdr;
 	struct ks_task task;
-	__u32 kind;	  /* enum ks_gpu_tp_kind */
+	__u32 kind; /* enum ks_gpu_tp_kind */
 	__u32 error_code;
 	char dev[KS_GPU_NAME_LEN]; /* pci_name(): "0000:3b:00.0" */
 	char msg[KS_GPU_TP_MSG];
@@ -69,12 +69,12 @@ struct ks_gpu_job_rec {
 	struct ks_task task; /* queue: the submitting task */
 	__u64 fence_ctx;
 	__u64 fence_seqno;
-	__u64 dep_ctx;	     /* KS_GPU_JOB_DEP: the fence the job depends on */
+	__u64 dep_ctx; /* KS_GPU_JOB_DEP: the fence the job depends on */
 	__u64 dep_seqno;
-	__u64 client_id;     /* DRM client (fdinfo drm-client-id), 6.17+; 0 = unknown */
-	__u32 phase;	     /* enum ks_gpu_job_phase */
-	__u32 job_count;     /* entity queue length (queue/run), when known */
-	__s32 hw_job_count;  /* jobs (or credits) on the hardware (queue/run) */
+	__u64 client_id;    /* DRM client (fdinfo drm-client-id), 6.17+; 0 = unknown */
+	__u32 phase;	    /* enum ks_gpu_job_phase */
+	__u32 job_count;    /* entity queue length (queue/run), when known */
+	__s32 hw_job_count; /* jobs (or credits) on the hardware (queue/run) */
 	__u32 pad;
 	char ring[KS_GPU_NAME_LEN];	/* scheduler name: "gfx_0.0.0", "sdma0" */
 	char dev[KS_GPU_NAME_LEN];	/* dev_name() of the scheduler's device, or "" */

@@ -55,8 +55,7 @@ LatencySummary Summarize(const Latency& d) {
 }
 
 FenceStats FenceStats::From(const ks_gpu_fence_stats& s) {
-  return {Latency::From(s.emit_to_signal), Latency::From(s.init_to_signal),
-          Latency::From(s.wait)};
+  return {Latency::From(s.emit_to_signal), Latency::From(s.init_to_signal), Latency::From(s.wait)};
 }
 
 FenceStats FenceDelta(const FenceStats& cur, const FenceStats& prev) {

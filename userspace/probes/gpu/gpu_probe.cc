@@ -39,8 +39,8 @@ using gpu::XidSource;
 
 constexpr uint32_t kFenceStartsEntries = 16384;
 constexpr uint32_t kFenceStatsEntries = 1024;
-constexpr uint64_t kXidWindowNs = 2'000'000'000;       // printk line <-> tracepoint twin
-constexpr uint64_t kJobMaxAgeNs = 300'000'000'000;     // a job not done in 5 min is dropped
+constexpr uint64_t kXidWindowNs = 2'000'000'000;    // printk line <-> tracepoint twin
+constexpr uint64_t kJobMaxAgeNs = 300'000'000'000;  // a job not done in 5 min is dropped
 constexpr size_t kJobExtrasMax = 16384;
 
 // ---- what this host offers ------------------------------------------------------------------
@@ -127,11 +127,13 @@ std::string FormatPath(const HostFeatures& host, std::string_view cat, std::stri
 }
 
 // The layout of an NVIDIA tracepoint, or why it is unusable.
-std::string PlanXid(const HostFeatures& host, std::string_view cat, std::string_view name,
-                    bool& on, ks_gpu_xid_layout& layout) {
+std::string PlanXid(const HostFeatures& host, std::string_view cat, std::string_view name, bool& on,
+                    ks_gpu_xid_layout& layout) {
   if (!host.TracepointExists(cat, name)) {
-    return fmt::format("unavailable: tracepoint {}:{} not found (driver not loaded, or older "
-                       "than 575.51.02); printk still reports these faults", cat, name);
+    return fmt::format(
+        "unavailable: tracepoint {}:{} not found (driver not loaded, or older "
+        "than 575.51.02); printk still reports these faults",
+        cat, name);
   }
   const auto fields = gpu::ParseTpFormat(ReadFile(FormatPath(host, cat, name)));
   auto l = gpu::XidLayoutFromFormat(fields);
@@ -152,8 +154,9 @@ void PlanSched(const HostFeatures& host, Plan& p) {
   const SchedScheme& s = new_tp ? kSchedNew : kSchedOld;
   std::string& verdict = new_tp ? p.sched_new_verdict : p.sched_old_verdict;
   (new_tp ? p.sched_old_verdict : p.sched_new_verdict) =
-      new_tp ? "unavailable: this kernel has the 6.17+ names" : "unavailable: this kernel has the "
-                                                                "names used up to 6.16";
+      new_tp ? "unavailable: this kernel has the 6.17+ names"
+             : "unavailable: this kernel has the "
+               "names used up to 6.16";
   p.scheme = &s;
   // tp_btf: the scheduler's types in BTF (vmlinux when built in, else the module's BTF).
   const std::vector<std::string> names = {s.queue, s.run, s.done, s.dep};
@@ -209,7 +212,8 @@ Plan MakePlan(const HostFeatures& host) {
       p.printk += fmt::format(
           "; this kernel traces only lines the console prints and console_loglevel is {}: "
           "KERN_WARNING lines such as NVIDIA Xids are missed (raise it: sysctl -w "
-          "kernel.printk=\"5 4 1 7\")", level);
+          "kernel.printk=\"5 4 1 7\")",
+          level);
     } else if (level > 4) {
       p.printk += fmt::format("; this kernel traces only lines below console_loglevel ({})", level);
     }
@@ -279,8 +283,9 @@ class GpuProbe final : public Probe {
     }
     c.runnable = p.printk_on() || p.xid || p.sxid || p.fence() || p.sched != SchedMode::kNone;
     if (!c.runnable) {
-      c.reason = "no GPU source on this host (no printk:console, NVIDIA, dma_fence or "
-                 "gpu_scheduler tracepoint)";
+      c.reason =
+          "no GPU source on this host (no printk:console, NVIDIA, dma_fence or "
+          "gpu_scheduler tracepoint)";
       return c;
     }
     std::vector<std::string> on;
@@ -302,9 +307,8 @@ class GpuProbe final : public Probe {
     // unavailable with the error, and the rest runs.
     Status st = LoadAndAttach();
     if (!st.ok() && plan_.sched != SchedMode::kNone) {
-      Disable(plan_.sched_new_verdict, plan_.sched_old_verdict, st, [&] {
-        plan_.sched = SchedMode::kNone;
-      });
+      Disable(plan_.sched_new_verdict, plan_.sched_old_verdict, st,
+              [&] { plan_.sched = SchedMode::kNone; });
       st = LoadAndAttach();
     }
     if (!st.ok() && (plan_.xid || plan_.sxid)) {
@@ -492,7 +496,8 @@ class GpuProbe final : public Probe {
       // The tracepoint's msg is the text the printk line carries after "<code>, ": parse the
       // line the driver would print, so both paths read the same fields.
       const std::string bus = gpu::NormalizePciBusId(dev, false).value_or(std::string(dev));
-      auto ev = gpu::ParseGpuLogLine(fmt::format("NVRM: Xid (PCI:{}): {}, {}", bus, r.error_code, msg));
+      auto ev =
+          gpu::ParseGpuLogLine(fmt::format("NVRM: Xid (PCI:{}): {}, {}", bus, r.error_code, msg));
       gpu::XidEvent x;
       if (ev && std::holds_alternative<gpu::XidEvent>(*ev)) {
         x = std::get<gpu::XidEvent>(std::move(*ev));

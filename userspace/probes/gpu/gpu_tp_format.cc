@@ -10,7 +10,8 @@ namespace {
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -101,7 +102,9 @@ Result<ks_gpu_xid_layout> XidLayoutFromFormat(const std::vector<TpField>& fields
   if (!dev || !code || !msg) {
     return Status::Error(fmt::format(
         "unexpected record layout (want __data_loc dev, u32 error_code, __data_loc msg; {})",
-        !dev ? "no __data_loc dev" : !code ? "no 4-byte error_code" : "no __data_loc msg"));
+        !dev    ? "no __data_loc dev"
+        : !code ? "no 4-byte error_code"
+                : "no __data_loc msg"));
   }
   l.dev = *dev;
   l.error_code = *code;
@@ -143,8 +146,9 @@ Result<ks_gpu_sched_layout> SchedLayoutFromFormat(const std::vector<TpField>& fi
   } else if (ptr) {
     l.fence_ptr = *ptr;
   } else {
-    return Status::Error("no job fence in the record (want u64 fence_context + fence_seqno, or "
-                         "struct dma_fence *fence)");
+    return Status::Error(
+        "no job fence in the record (want u64 fence_context + fence_seqno, or "
+        "struct dma_fence *fence)");
   }
   if (phase == KS_GPU_JOB_DONE) return l;
   if (const auto n = DataLocOff(fields, "name")) {

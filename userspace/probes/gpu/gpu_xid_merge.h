@@ -54,11 +54,11 @@ struct MergedXid {
 };
 
 struct XidMergerStats {
-  uint64_t observed = 0;       // Add() calls
-  uint64_t merged = 0;         // pairs folded into one record
-  uint64_t alone = 0;          // released by Expire()/FlushAll() without a twin
-  uint64_t passed = 0;         // released at once (no tracepoint for that kind)
-  uint64_t pending_full = 0;   // released early because too many were waiting
+  uint64_t observed = 0;      // Add() calls
+  uint64_t merged = 0;        // pairs folded into one record
+  uint64_t alone = 0;         // released by Expire()/FlushAll() without a twin
+  uint64_t passed = 0;        // released at once (no tracepoint for that kind)
+  uint64_t pending_full = 0;  // released early because too many were waiting
 };
 
 class XidMerger {

@@ -20,6 +20,7 @@
 #include "core/probe.h"
 #include "core/process_info.h"
 #include "probes/gpu/gpu_fence_stats.h"
+#include "probes/gpu/gpu_jobs.h"
 #include "probes/gpu/gpu_records.h"
 #include "probes/gpu/gpu_tp_format.h"
 #include "probes/gpu/gpu_xid_merge.h"
@@ -41,7 +42,6 @@ constexpr uint32_t kFenceStartsEntries = 16384;
 constexpr uint32_t kFenceStatsEntries = 1024;
 constexpr uint64_t kXidWindowNs = 2'000'000'000;    // printk line <-> tracepoint twin
 constexpr uint64_t kJobMaxAgeNs = 300'000'000'000;  // a job not done in 5 min is dropped
-constexpr size_t kJobExtrasMax = 16384;
 
 // ---- what this host offers ------------------------------------------------------------------
 
@@ -267,8 +267,6 @@ Reporter ReporterOf(const ks_task& t) {
   return Reporter{t.pid, t.tid, std::string(CommView(t.comm))};
 }
 
-uint64_t JobKey(uint64_t ctx, uint64_t seqno) { return ctx * 0x9E3779B97F4A7C15ULL ^ seqno; }
-
 class GpuProbe final : public Probe {
  public:
   std::string_view name() const override { return "gpu"; }
@@ -361,7 +359,7 @@ class GpuProbe final : public Probe {
     }
     EmitXids(ready);
     if (plan_.fence()) RollupFences(start_ns, end_ns);
-    if (plan_.sched != SchedMode::kNone) ExpireJobs(Clock::BootNs());
+    if (plan_.sched != SchedMode::kNone) jobs_.Expire(Clock::BootNs(), kJobMaxAgeNs);
     if (stopping_) LogSummary();
   }
 
@@ -542,68 +540,12 @@ class GpuProbe final : public Probe {
 
   // -- DRM scheduler jobs --------------------------------------------------------------------
 
-  struct JobSide {
-    uint64_t first_ts = 0;
-    gpu::JobExtras extras;
-  };
-
-  JobSide& Side(const ks_gpu_job_rec& r) {
-    if (job_side_.size() >= kJobExtrasMax) {
-      job_side_lost_ += job_side_.size();
-      job_side_.clear();
-    }
-    auto [it, fresh] = job_side_.try_emplace(JobKey(r.fence_ctx, r.fence_seqno));
-    if (fresh) it->second.first_ts = r.hdr.ts_ns;
-    return it->second;
-  }
-
   void OnJob(const ks_gpu_job_rec& r) {
-    switch (r.phase) {
-      case KS_GPU_JOB_QUEUE: {
-        const std::string_view ring(r.ring, strnlen(r.ring, sizeof(r.ring)));
-        const std::string_view dev(r.dev, strnlen(r.dev, sizeof(r.dev)));
-        auto& x = Side(r).extras;
-        x.driver.assign(r.driver, strnlen(r.driver, sizeof(r.driver)));
-        if (r.client_id) x.client_id = r.client_id;
-        x.job_count = r.job_count;
-        if (r.hw_job_count >= 0) x.hw_job_count = r.hw_job_count;
-        tracker_.on_queue(r.hdr.ts_ns, ring, dev, r.fence_ctx, r.fence_seqno, r.task.pid,
-                          CommView(r.task.comm));
-        break;
-      }
-      case KS_GPU_JOB_RUN:
-        tracker_.on_run(r.hdr.ts_ns, r.fence_ctx, r.fence_seqno);
-        break;
-      case KS_GPU_JOB_DEP:
-        Side(r).extras.dependencies++;
-        break;
-      case KS_GPU_JOB_DONE: {
-        auto rec = tracker_.on_done(r.hdr.ts_ns, r.fence_ctx, r.fence_seqno);
-        gpu::JobExtras x;
-        if (auto it = job_side_.find(JobKey(r.fence_ctx, r.fence_seqno)); it != job_side_.end()) {
-          x = std::move(it->second.extras);
-          job_side_.erase(it);
-        }
-        if (!rec) break;
-        auto& w = ctx_->out.Begin(ctx_->id, "gpu.job", ctx_->clock.ToUnix(rec->queue_ts_ns));
-        gpu::WriteJobBody(w, *rec, x);
-        ctx_->out.End();
-        break;
-      }
-      default:
-        ++unknown_records_;
-    }
-  }
-
-  void ExpireJobs(uint64_t now) {
-    tracker_.expire(now, kJobMaxAgeNs);
-    for (auto it = job_side_.begin(); it != job_side_.end();) {
-      if (now > it->second.first_ts && now - it->second.first_ts > kJobMaxAgeNs) {
-        it = job_side_.erase(it);
-      } else {
-        ++it;
-      }
-    }
+    auto job = jobs_.OnRecord(r);
+    if (!job) return;
+    auto& w = ctx_->out.Begin(ctx_->id, "gpu.job", ctx_->clock.ToUnix(job->record.queue_ts_ns));
+    gpu::WriteJobBody(w, job->record, job->extras);
+    ctx_->out.End();
   }
 
   // -- dma_fence -----------------------------------------------------------------------------
@@ -632,13 +574,14 @@ class GpuProbe final : public Probe {
 
   void LogSummary() const {
     const auto& m = merger_->stats();
-    const auto& j = tracker_.stats();
+    const auto& j = jobs_.tracker_stats();
     spdlog::info(
         "gpu: printk lines that were no event {}, SXid detail lines {}, Xid observations {} "
         "(merged pairs {}); jobs queued {} done {} emitted {} (done without queue {}, "
         "unmatched {}, evicted {}, expired {}); unknown records {}",
         log_not_events_, sxid_detail_lines_, m.observed, m.merged, j.queued, j.done, j.emitted,
-        j.done_without_queue, j.done_unmatched, j.evicted, j.expired, unknown_records_);
+        j.done_without_queue, j.done_unmatched, j.evicted, j.expired,
+        unknown_records_ + jobs_.unknown_phases());
   }
 
   const ProbeContext* ctx_ = nullptr;
@@ -646,14 +589,12 @@ class GpuProbe final : public Probe {
   SkelPtr<ks_gpu, ks_gpu__destroy> skel_;
   std::vector<LinkPtr> links_;
   std::unique_ptr<gpu::XidMerger> merger_;
-  gpu::JobTracker tracker_;
-  std::unordered_map<uint64_t, JobSide> job_side_;
+  gpu::JobAssembler jobs_;
   std::unordered_map<std::string, FenceStats> fence_prev_;
   bool stopping_ = false;
   uint64_t log_not_events_ = 0;
   uint64_t sxid_detail_lines_ = 0;
   uint64_t unknown_records_ = 0;
-  uint64_t job_side_lost_ = 0;
 };
 
 }  // namespace

@@ -140,7 +140,7 @@ std::string PlanXid(const HostFeatures& host, std::string_view cat, std::string_
   if (!l) return fmt::format("unavailable: {}:{}: {}", cat, name, l.status().message());
   layout = *l;
   on = true;
-  return fmt::format("tracepoint {}:{}", cat, name);
+  return fmt::format("available: tracepoint {}:{}", cat, name);
 }
 
 void PlanSched(const HostFeatures& host, Plan& p) {
@@ -165,7 +165,7 @@ void PlanSched(const HostFeatures& host, Plan& p) {
   if (have[0] && have[1] && have[2]) {
     p.sched = SchedMode::kBtf;
     p.sched_dep = have[3];
-    verdict = fmt::format("tp_btf {}, {}, {}{}", s.queue, s.run, s.done,
+    verdict = fmt::format("available: tp_btf {}, {}, {}{}", s.queue, s.run, s.done,
                           p.sched_dep ? fmt::format(", {}", s.dep) : "");
     return;
   }
@@ -188,7 +188,7 @@ void PlanSched(const HostFeatures& host, Plan& p) {
   }
   p.sched = SchedMode::kTracepoint;
   p.sched_dep = s.new_names && layout(s.dep, KS_GPU_JOB_DEP, p.dep).ok();
-  verdict = fmt::format("tracepoint {}, {}, {}{} (no BTF for the scheduler's types)", s.queue,
+  verdict = fmt::format("available: tracepoint {}, {}, {}{} (no BTF for the scheduler's types)", s.queue,
                         s.run, s.done, p.sched_dep ? fmt::format(", {}", s.dep) : "");
 }
 
@@ -199,8 +199,8 @@ Plan MakePlan(const HostFeatures& host) {
 
   p.console_btf = host.TpBtfExists("console");
   p.console_tp = !p.console_btf && host.TracepointExists("printk", "console");
-  p.printk = p.console_btf  ? "tp_btf console"
-             : p.console_tp ? "tracepoint printk:console"
+  p.printk = p.console_btf  ? "available: tp_btf console"
+             : p.console_tp ? "available: tracepoint printk:console"
                             : "unavailable: " + host.TracepointMissingReason("printk", "console");
   // Before 5.19 ("printk: Move the printk:console tracepoint into printk_sprint") the
   // tracepoint fired from the console path: only for lines the console prints. NVIDIA logs its
@@ -237,7 +237,7 @@ Plan MakePlan(const HostFeatures& host) {
         "unavailable: " + host.TracepointMissingReason("dma_fence", "dma_fence_signaled");
   } else {
     p.fence_verdict = fmt::format(
-        "tracepoint init{}{}; {} signaled{}", p.fence_emit ? ", emit" : "",
+        "available: tracepoint init{}{}; {} signaled{}", p.fence_emit ? ", emit" : "",
         p.fence_wait_start ? ", wait_start" : "", p.fence_signaled_btf ? "tp_btf" : "tracepoint",
         p.fence_wait_end_btf  ? ", wait_end (tp_btf)"
         : p.fence_wait_end_tp ? ", wait_end (tracepoint)"

@@ -64,6 +64,20 @@ struct {
 
 KS_DECLARE_RING(ring);
 
+/*
+ * Field reads. tp_btf programs get BTF-typed pointers: a plain load, which
+ * the verifier checks against BTF and turns into a fault-safe load (no
+ * helper call). Classic tracepoints only have the pointer as a number: read
+ * with bpf_probe_read_kernel(). Every reader takes `btf`, a constant once
+ * inlined, so each program keeps one of the two forms. CO-RE relocates both.
+ */
+#define KS_RD(btf, T, ptr, path)                                                     \
+	((btf) ? (T)((ptr)->path) : ({                                                \
+		T ks_v__ = 0;                                                         \
+		bpf_core_read(&ks_v__, sizeof(ks_v__), &(ptr)->path);                 \
+		ks_v__;                                                               \
+	}))
+
 static __always_inline bool port_wanted(__u16 sport, __u16 dport)
 {
 	if (!nports)
@@ -78,9 +92,21 @@ static __always_inline bool port_wanted(__u16 sport, __u16 dport)
 	return false;
 }
 
-static __always_inline __u32 netns_ino(const struct sock_common *c)
+static __always_inline __u32 netns_ino(bool btf, const struct sock_common *c)
 {
-	return BPF_CORE_READ(c, skc_net.net, ns.inum);
+	struct net *net = KS_RD(btf, struct net *, c, skc_net.net);
+
+	if (!net)
+		return 0;
+	return KS_RD(btf, __u32, net, ns.inum);
+}
+
+static __always_inline __u16 sk_protocol(bool btf, const struct sock *sk)
+{
+	/* A bitfield before 5.6 (core_fixes.bpf.h); the BTF path reads it in place. */
+	if (btf)
+		return (__u16)BPF_CORE_READ_BITFIELD(sk, sk_protocol);
+	return ks_sk_protocol(sk);
 }
 
 static __always_inline void owner_from_current(struct ks_tcp_owner *o, __u32 how)
@@ -97,18 +123,24 @@ static __always_inline void remember_owner(__u64 key, const struct ks_tcp_owner 
 		ks_count(KS_CNT_MAP_FULL);
 }
 
-/* A passive open: the new socket inherits its listener's owner (until accept() says better). */
-static __always_inline void inherit_listener(const struct sock *sk)
+static __always_inline void listen_key(bool btf, const struct sock *sk, struct ks_tcp_listen_key *lk)
 {
-	struct ks_tcp_listen_key lk = {};
+	lk->netns_ino = netns_ino(btf, &sk->__sk_common);
+	lk->port = KS_RD(btf, __u16, sk, __sk_common.skc_num);
+	lk->pad = 0;
+}
+
+/* A passive open: the new socket inherits its listener's owner. */
+static __always_inline void inherit_listener(bool btf, const struct sock *sk)
+{
+	struct ks_tcp_listen_key lk;
 	struct ks_tcp_listener *l;
 	struct ks_tcp_owner o;
 	__u64 key = (__u64)sk;
 
 	if (bpf_map_lookup_elem(&owners, &key))
 		return;
-	lk.netns_ino = netns_ino(&sk->__sk_common);
-	lk.port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	listen_key(btf, sk, &lk);
 	l = bpf_map_lookup_elem(&listeners, &lk);
 	if (!l)
 		return;
@@ -117,7 +149,7 @@ static __always_inline void inherit_listener(const struct sock *sk)
 	remember_owner(key, &o);
 }
 
-static __always_inline void on_state(const struct sock *sk, int oldstate, int newstate)
+static __always_inline void on_state(bool btf, const struct sock *sk, int oldstate, int newstate)
 {
 	struct ks_tcp_owner o;
 	__u64 key = (__u64)sk;
@@ -130,13 +162,12 @@ static __always_inline void on_state(const struct sock *sk, int oldstate, int ne
 		remember_owner(key, &o);
 		return;
 	case KS_TCP_LISTEN: { /* listen(): the caller owns the listener and, until accept, its children */
-		struct ks_tcp_listen_key lk = {};
+		struct ks_tcp_listen_key lk;
 		struct ks_tcp_listener l = {};
 
 		owner_from_current(&o, KS_TCP_HOW_LISTEN);
 		remember_owner(key, &o);
-		lk.netns_ino = netns_ino(&sk->__sk_common);
-		lk.port = BPF_CORE_READ(sk, __sk_common.skc_num);
+		listen_key(btf, sk, &lk);
 		l.owner = o;
 		l.sk = key;
 		if (bpf_map_update_elem(&listeners, &lk, &l, BPF_ANY))
@@ -145,20 +176,19 @@ static __always_inline void on_state(const struct sock *sk, int oldstate, int ne
 	}
 	case KS_TCP_SYN_RECV: /* a child cloned from its listener (softirq) */
 		if (oldstate == KS_TCP_LISTEN)
-			inherit_listener(sk);
+			inherit_listener(btf, sk);
 		return;
 	case KS_TCP_ESTABLISHED: /* passive open completed (softirq) */
 		if (oldstate == KS_TCP_SYN_RECV)
-			inherit_listener(sk);
+			inherit_listener(btf, sk);
 		return;
 	case KS_TCP_CLOSE:
 		bpf_map_delete_elem(&owners, &key);
 		if (oldstate == KS_TCP_LISTEN) {
-			struct ks_tcp_listen_key lk = {};
+			struct ks_tcp_listen_key lk;
 			struct ks_tcp_listener *l;
 
-			lk.netns_ino = netns_ino(&sk->__sk_common);
-			lk.port = BPF_CORE_READ(sk, __sk_common.skc_num);
+			listen_key(btf, sk, &lk);
 			l = bpf_map_lookup_elem(&listeners, &lk);
 			if (l && l->sk == key)
 				bpf_map_delete_elem(&listeners, &lk);
@@ -174,8 +204,8 @@ static __always_inline void on_state(const struct sock *sk, int oldstate, int ne
  * it holds the socket lock (the retransmit then runs in that task's
  * release_sock(): process context), else unknown with the socket's cgroup.
  */
-static __always_inline __u8 resolve_owner(const struct sock *sk, bool allow_on_cpu, struct ks_task *t,
-					  __u8 *how)
+static __always_inline __u8 resolve_owner(bool btf, const struct sock *sk, bool allow_on_cpu,
+					  struct ks_task *t, __u8 *how)
 {
 	__u64 key = (__u64)sk;
 	struct ks_tcp_owner *o = bpf_map_lookup_elem(&owners, &key);
@@ -186,7 +216,7 @@ static __always_inline __u8 resolve_owner(const struct sock *sk, bool allow_on_c
 		return KS_TCP_OWNER_SOCKET;
 	}
 	*how = KS_TCP_HOW_NONE;
-	if (allow_on_cpu && BPF_CORE_READ(sk, sk_lock.owned)) {
+	if (allow_on_cpu && KS_RD(btf, int, sk, sk_lock.owned)) {
 		ks_fill_current_task(t);
 		return KS_TCP_OWNER_ON_CPU;
 	}
@@ -195,11 +225,16 @@ static __always_inline __u8 resolve_owner(const struct sock *sk, bool allow_on_c
 	return KS_TCP_OWNER_UNKNOWN;
 }
 
-static __always_inline void read_addrs(struct ks_tcp_retransmit_rec *r, const struct sock_common *c)
+static __always_inline void read_addrs(bool btf, struct ks_tcp_retransmit_rec *r, const struct sock_common *c)
 {
+	__builtin_memset(r->saddr, 0, sizeof(r->saddr));
+	__builtin_memset(r->daddr, 0, sizeof(r->daddr));
 	if (r->family == KS_AF_INET) {
-		bpf_core_read(r->saddr, 4, &c->skc_rcv_saddr);
-		bpf_core_read(r->daddr, 4, &c->skc_daddr);
+		*(__u32 *)r->saddr = KS_RD(btf, __u32, c, skc_rcv_saddr);
+		*(__u32 *)r->daddr = KS_RD(btf, __u32, c, skc_daddr);
+	} else if (btf) {
+		__builtin_memcpy(r->saddr, &c->skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(r->daddr, &c->skc_v6_daddr, 16);
 	} else {
 		bpf_core_read(r->saddr, 16, &c->skc_v6_rcv_saddr);
 		bpf_core_read(r->daddr, 16, &c->skc_v6_daddr);
@@ -214,45 +249,52 @@ static __always_inline __u32 jiffies_to_ms(__u64 j)
 }
 
 /* Is this retransmit the one tcp_send_loss_probe() sends? (see the top of the file) */
-static __always_inline bool in_loss_probe(const struct sock *sk)
+static __always_inline bool in_loss_probe(bool btf, const struct inet_connection_sock *icsk)
 {
-	const struct inet_connection_sock *icsk = (const void *)sk;
 	__u8 ca_state;
 
-	if (BPF_CORE_READ(icsk, icsk_pending) != KS_ICSK_TIME_LOSS_PROBE)
+	if (KS_RD(btf, __u8, icsk, icsk_pending) != KS_ICSK_TIME_LOSS_PROBE)
 		return false;
-	ca_state = BPF_CORE_READ_BITFIELD_PROBED(icsk, icsk_ca_state);
+	if (btf)
+		ca_state = BPF_CORE_READ_BITFIELD(icsk, icsk_ca_state);
+	else
+		ca_state = BPF_CORE_READ_BITFIELD_PROBED(icsk, icsk_ca_state);
 	return ca_state < TCP_CA_Recovery;
 }
 
 /* A data socket retransmitted: kind retransmit, or tlp. */
-static __always_inline int on_retransmit(const struct sock *sk, const struct sk_buff *skb)
+static __always_inline int on_retransmit(bool btf, const struct sock *sk, const struct sk_buff *skb)
 {
+	const struct sock_common *c = &sk->__sk_common;
 	struct ks_tcp_retransmit_rec *r;
-	const struct tcp_sock *tp = (const void *)sk;
-	const struct tcp_skb_cb *cb;
+	const struct tcp_sock *tp;
 	struct ks_task owner;
 	__u16 family, sport, dport, segs = 1;
 	__u8 src, how, kind = KS_TCP_KIND_RETRANSMIT;
 
 	if (!sk)
 		return 0;
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	family = KS_RD(btf, __u16, c, skc_family);
 	if (family != KS_AF_INET && family != KS_AF_INET6)
 		return 0;
-	sport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	sport = KS_RD(btf, __u16, c, skc_num);
+	dport = bpf_ntohs(KS_RD(btf, __u16, c, skc_dport));
 	if (!port_wanted(sport, dport))
 		return 0;
-	src = resolve_owner(sk, true, &owner, &how);
+	/* The BTF path needs the verifier to know it is a full tcp_sock. */
+	tp = btf ? bpf_skc_to_tcp_sock((void *)sk) : (const void *)sk;
+	if (!tp)
+		return 0;
+	src = resolve_owner(btf, sk, true, &owner, &how);
 	if (!ks_owner_wanted(owner.pid, owner.comm, owner.cgroup_id))
 		return 0;
 
-	if (in_loss_probe(sk))
+	if (in_loss_probe(btf, &tp->inet_conn))
 		kind = KS_TCP_KIND_TLP;
 	if (skb) {
-		cb = (const void *)&skb->cb[0];
-		segs = BPF_CORE_READ(cb, tcp_gso_segs);
+		const struct tcp_skb_cb *cb = (const void *)&skb->cb[0];
+
+		segs = KS_RD(btf, __u16, cb, tcp_gso_segs);
 		if (!segs)
 			segs = 1;
 	}
@@ -268,25 +310,23 @@ static __always_inline int on_retransmit(const struct sock *sk, const struct sk_
 	r->owner_source = src;
 	r->owner_how = how;
 	r->segs = segs;
-	r->state = BPF_CORE_READ(sk, __sk_common.skc_state);
-	r->netns_ino = netns_ino(&sk->__sk_common);
-	__builtin_memset(r->saddr, 0, sizeof(r->saddr));
-	__builtin_memset(r->daddr, 0, sizeof(r->daddr));
-	read_addrs(r, &sk->__sk_common);
-	r->snd_cwnd = BPF_CORE_READ(tp, snd_cwnd);
-	r->srtt_us = BPF_CORE_READ(tp, srtt_us) >> 3;
-	r->rto_ms = jiffies_to_ms(BPF_CORE_READ(tp, inet_conn.icsk_rto));
-	r->retrans_out = BPF_CORE_READ(tp, retrans_out);
-	r->lost_out = BPF_CORE_READ(tp, lost_out);
-	r->total_retrans = BPF_CORE_READ(tp, total_retrans);
-	r->mss = BPF_CORE_READ(tp, mss_cache);
+	r->state = KS_RD(btf, __u8, c, skc_state);
+	r->netns_ino = netns_ino(btf, c);
+	read_addrs(btf, r, c);
+	r->snd_cwnd = KS_RD(btf, __u32, tp, snd_cwnd);
+	r->srtt_us = KS_RD(btf, __u32, tp, srtt_us) >> 3;
+	r->rto_ms = jiffies_to_ms(KS_RD(btf, __u32, tp, inet_conn.icsk_rto));
+	r->retrans_out = KS_RD(btf, __u32, tp, retrans_out);
+	r->lost_out = KS_RD(btf, __u32, tp, lost_out);
+	r->total_retrans = KS_RD(btf, __u32, tp, total_retrans);
+	r->mss = KS_RD(btf, __u32, tp, mss_cache);
 	r->hz = CONFIG_HZ;
 	ks_ring_submit(&ring, r);
 	return 0;
 }
 
 /* A listener re-sent a SYN-ACK for a request socket. */
-static __always_inline int on_synack(const struct sock *listener, const struct request_sock *req)
+static __always_inline int on_synack(bool btf, const struct sock *listener, const struct request_sock *req)
 {
 	const struct sock_common *c;
 	struct ks_tcp_retransmit_rec *r;
@@ -297,15 +337,15 @@ static __always_inline int on_synack(const struct sock *listener, const struct r
 	if (!listener || !req)
 		return 0;
 	c = &req->__req_common;
-	family = BPF_CORE_READ(c, skc_family);
+	family = KS_RD(btf, __u16, c, skc_family);
 	if (family != KS_AF_INET && family != KS_AF_INET6)
 		return 0;
-	sport = BPF_CORE_READ(c, skc_num);
-	dport = bpf_ntohs(BPF_CORE_READ(c, skc_dport));
+	sport = KS_RD(btf, __u16, c, skc_num);
+	dport = bpf_ntohs(KS_RD(btf, __u16, c, skc_dport));
 	if (!port_wanted(sport, dport))
 		return 0;
 	/* Listeners are lockless here: the lock holder (if any) is not the sender. */
-	src = resolve_owner(listener, false, &owner, &how);
+	src = resolve_owner(btf, listener, false, &owner, &how);
 	if (!ks_owner_wanted(owner.pid, owner.comm, owner.cgroup_id))
 		return 0;
 
@@ -320,18 +360,16 @@ static __always_inline int on_synack(const struct sock *listener, const struct r
 	r->owner_source = src;
 	r->owner_how = how;
 	r->segs = 1;
-	r->state = BPF_CORE_READ(c, skc_state);
-	r->netns_ino = netns_ino(c);
-	__builtin_memset(r->saddr, 0, sizeof(r->saddr));
-	__builtin_memset(r->daddr, 0, sizeof(r->daddr));
-	read_addrs(r, c);
+	r->state = KS_RD(btf, __u8, c, skc_state);
+	r->netns_ino = netns_ino(btf, c);
+	read_addrs(btf, r, c);
 	r->snd_cwnd = 0;
 	r->srtt_us = 0;
 	r->rto_ms = 0;
 	r->retrans_out = 0;
 	r->lost_out = 0;
 	r->total_retrans = 0;
-	r->mss = BPF_CORE_READ(req, mss);
+	r->mss = KS_RD(btf, __u16, req, mss);
 	r->hz = CONFIG_HZ;
 	ks_ring_submit(&ring, r);
 	return 0;
@@ -346,7 +384,7 @@ int BPF_PROG(retransmit_btf, const struct sock *sk, const struct sk_buff *skb)
 	/* From 6.17 a third argument says whether the retransmit happened (core_fixes.bpf.h). */
 	if (ks_tcp_retransmit_has_err() && (int)ctx[2] != 0)
 		return 0;
-	return on_retransmit(sk, skb);
+	return on_retransmit(true, sk, skb);
 }
 
 SEC("tracepoint/tcp/tcp_retransmit_skb")
@@ -359,7 +397,7 @@ int retransmit_tp(void *ctx)
 	sk = ks_tcp_retransmit_tp_args(ctx, &skb, &err);
 	if (err)
 		return 0;
-	return on_retransmit(sk, skb);
+	return on_retransmit(false, sk, skb);
 }
 
 /* ---- tcp:tcp_retransmit_synack ---- */
@@ -367,13 +405,18 @@ int retransmit_tp(void *ctx)
 SEC("tp_btf/tcp_retransmit_synack")
 int BPF_PROG(synack_btf, const struct sock *sk, const struct request_sock *req)
 {
-	return on_synack(sk, req);
+	return on_synack(true, sk, req);
 }
 
 SEC("tracepoint/tcp/tcp_retransmit_synack")
 int synack_tp(struct trace_event_raw_tcp_retransmit_synack *ctx)
 {
-	return on_synack(ctx->skaddr, ctx->req);
+	const struct request_sock *req = NULL;
+	const struct sock *sk = NULL;
+
+	bpf_core_read(&sk, sizeof(sk), &ctx->skaddr);
+	bpf_core_read(&req, sizeof(req), &ctx->req);
+	return on_synack(false, sk, req);
 }
 
 /* ---- sock:inet_sock_set_state: the socket-owner map ---- */
@@ -381,17 +424,31 @@ int synack_tp(struct trace_event_raw_tcp_retransmit_synack *ctx)
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(set_state_btf, const struct sock *sk, const int oldstate, const int newstate)
 {
-	if (!sk || ks_sk_protocol(sk) != KS_IPPROTO_TCP)
+	/* Cheap tests first: this runs for every state change of every socket. */
+	if (newstate != KS_TCP_SYN_SENT && newstate != KS_TCP_LISTEN && newstate != KS_TCP_SYN_RECV &&
+	    newstate != KS_TCP_ESTABLISHED && newstate != KS_TCP_CLOSE)
 		return 0;
-	on_state(sk, oldstate, newstate);
+	if (!sk || sk_protocol(true, sk) != KS_IPPROTO_TCP)
+		return 0;
+	on_state(true, sk, oldstate, newstate);
 	return 0;
 }
 
 SEC("tracepoint/sock/inet_sock_set_state")
 int set_state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 {
-	if (ctx->protocol != KS_IPPROTO_TCP || !ctx->skaddr)
+	const struct sock *sk = NULL;
+	int oldstate = 0, newstate = 0;
+	__u16 protocol = 0;
+
+	bpf_core_read(&protocol, sizeof(protocol), &ctx->protocol);
+	if (protocol != KS_IPPROTO_TCP)
 		return 0;
-	on_state(ctx->skaddr, ctx->oldstate, ctx->newstate);
+	bpf_core_read(&sk, sizeof(sk), &ctx->skaddr);
+	bpf_core_read(&oldstate, sizeof(oldstate), &ctx->oldstate);
+	bpf_core_read(&newstate, sizeof(newstate), &ctx->newstate);
+	if (!sk)
+		return 0;
+	on_state(false, sk, oldstate, newstate);
 	return 0;
 }

@@ -9,7 +9,8 @@
 # starts the agent with only this probe, runs RUNS client/server transfers of
 # 4 MB pinned to one CPU, and prints per program: calls, total ns, ns per
 # call, next to the namespace's TcpRetransSegs. kernel.bpf_stats_enabled is
-# restored and the namespace removed on exit, whatever happens.
+# restored and the namespace removed on exit, whatever happens. Counts cover the
+# whole host while the agent runs (set_state fires for every TCP state change).
 set -euo pipefail
 
 build=${1:-build}
@@ -64,13 +65,16 @@ drops=$(X nft list table inet ksight_cost | sed -n 's/.*counter packets \([0-9]*
 echo "transfers=$runs bytes_each=4000000 wall_s=$(echo "$end - $start" | bc) nft_drops=$drops" \
 	"TcpRetransSegs=$((after - before))"
 printf '%-16s %-12s %12s %14s %10s\n' PROGRAM TYPE CALLS RUN_TIME_NS NS/CALL
-bpftool -j prog show | python3 -c '
-import json, sys
-agent = int(sys.argv[1])
-for p in json.load(sys.stdin):
-    if not any(x.get("pid") == agent for x in p.get("pids", [])):
-        continue
-    cnt, ns = p.get("run_cnt", 0), p.get("run_time_ns", 0)
-    per = ns / cnt if cnt else 0
-    print("%-16s %-12s %12d %14d %10.0f" % (p.get("name", "?"), p.get("type", "?"), cnt, ns, per))
-' "$agent"
+# The agent's own programs: its BPF prog fds (fdinfo has prog_id, run_time_ns, run_cnt).
+for fd in /proc/"$agent"/fdinfo/*; do
+	id=$(awk '$1 == "prog_id:" { print $2 }' "$fd")
+	[[ -n $id ]] || continue
+	cnt=$(awk '$1 == "run_cnt:" { print $2 }' "$fd")
+	ns_=$(awk '$1 == "run_time_ns:" { print $2 }' "$fd")
+	[[ -n $cnt ]] || continue # a link's fd: no stats
+	read -r name type < <(bpftool -j prog show id "$id" | python3 -c \
+		'import json, sys; p = json.load(sys.stdin); print(p.get("name", "?"), p.get("type", "?"))')
+	per=0
+	((cnt > 0)) && per=$((ns_ / cnt))
+	printf '%-16s %-12s %12d %14d %10d\n' "$name" "$type" "$cnt" "$ns_" "$per"
+done | sort -u

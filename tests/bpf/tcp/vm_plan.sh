@@ -68,9 +68,10 @@ for tr_h in tp_btf tracepoint; do
 	tr_crc=$?
 	wait $tr_sp
 	# Both ends exited, but a lost FIN or last ACK is re-sent by the kernel after
-	# that: wait until no socket of the flow is left but TIME_WAIT (st 06), then count.
+	# that: wait until neither end of the flow (port 5001 = 0x1389 on either side) is
+	# left in any state but TIME_WAIT (st 06), then count.
 	tr_i=0
-	while [ $tr_i -lt 100 ] && awk 'NR > 1 && $2 ~ /:1389$/ && $4 != "06" { f = 1 } END { exit !f }' /proc/net/tcp; do
+	while [ $tr_i -lt 100 ] && awk 'NR > 1 && ($2 ~ /:1389$/ || $3 ~ /:1389$/) && $4 != "06" { f = 1 } END { exit !f }' /proc/net/tcp; do
 		sleep 0.1
 		tr_i=$((tr_i + 1))
 	done

@@ -507,6 +507,72 @@ TEST(TcpRetransmit, TailLossProbeIsKindTlp) {
   EXPECT_EQ(rtx[0]["network"]["type"], "ipv6");
 }
 
+// The cgroup v2 id of a process: the inode of its cgroup directory.
+uint64_t CgroupIdOf(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/cgroup");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("0::", 0) != 0) continue;
+    struct stat st {};
+    if (::stat(("/sys/fs/cgroup" + line.substr(3)).c_str(), &st) == 0) return st.st_ino;
+  }
+  return 0;
+}
+
+// A connection made before the agent started has no entry in the owner map.
+// A retransmit then names the task holding the socket lock (process context:
+// the sender itself, source on_cpu) or nobody (softirq: source unknown, pid
+// 0, but still the socket's cgroup). Never a task merely on the CPU.
+TEST(TcpRetransmit, SocketsOlderThanTheAgentFallBackToOnCpuOrUnknown) {
+  KS_REQUIRE_ROOT();
+  TestNetns ns;
+  ASSERT_TRUE(ns.ok()) << ns.error();
+  constexpr int kPort = 5005;
+  ASSERT_TRUE(ns.Nft({fmt::format("tcp dport {} tcp flags & (syn|rst) == 0 meta nfproto ipv4 meta length > 52 "
+                                  "numgen inc mod 50 == 0 counter drop", kPort)}));
+  Child server = Child::Spawn(ns.PinnedArgv({Trigger("tcp_flow"), "server", "-a", "127.0.0.1", "-p",
+                                             std::to_string(kPort), "-R", "4000000"}), false, true);
+  ASSERT_FALSE(server.ReadLine().empty());  // listening
+  Child client = Child::Spawn(ns.PinnedArgv({Trigger("tcp_flow"), "client", "-W", "-a", "127.0.0.1", "-p",
+                                             std::to_string(kPort), "-n", "4000000"}), true, true);
+  const std::string connected = client.ReadLine();
+  const int cpid = Field(connected, "pid");
+  ASSERT_GT(cpid, 0) << connected;
+  const uint64_t cgroup = CgroupIdOf(cpid);
+
+  Agent agent({"--probes", "tcp_retransmit"}, "tcp_older");
+  ASSERT_TRUE(agent.WaitRunning());
+  const auto before = ns.Nstat();
+  client.Go();
+  EXPECT_EQ(client.Wait(), 0);
+  EXPECT_EQ(server.Wait(), 0);
+  ns.WaitTcpIdle();
+  const auto after = ns.Nstat();
+  EXPECT_EQ(agent.Stop(), 0);
+
+  const auto rtx = InNetns(agent.Records(), "tcp.retransmit", ns.inode());
+  uint64_t segs = 0, on_cpu = 0, unknown = 0;
+  for (const auto& r : rtx) {
+    SCOPED_TRACE(r.dump());
+    segs += r["tcp"]["segs"].get<uint64_t>();
+    EXPECT_FALSE(r["tcp"].contains("owner_from"));
+    if (r["process"]["source"] == "on_cpu") {
+      ++on_cpu;
+      EXPECT_EQ(r["process"]["pid"], cpid);
+    } else {
+      ++unknown;
+      EXPECT_EQ(r["process"]["source"], "unknown");
+      EXPECT_EQ(r["process"]["pid"], 0);
+      EXPECT_EQ(r["process"]["comm"], "");
+      if (cgroup != 0) EXPECT_EQ(r["process"]["cgroup_id"], cgroup);
+    }
+  }
+  std::printf("[ counts   ] older sockets: records=%zu on_cpu=%lu unknown=%lu TcpRetransSegs=%lu\n",
+              rtx.size(), on_cpu, unknown, Delta(before, after, "TcpRetransSegs"));
+  EXPECT_GT(rtx.size(), 0u);
+  EXPECT_EQ(segs, Delta(before, after, "TcpRetransSegs"));
+}
+
 // A v4 client on a dual-stack v6 listener: the server's socket is AF_INET6
 // with v4-mapped addresses, which the records show as IPv4.
 TEST(TcpRetransmit, V4MappedAddressesAreShownAsIpv4) {

@@ -1,12 +1,13 @@
 // tcp_flow - one TCP connection with a fixed exchange, for the tcp_retransmit
 // tests. Run one server and one client (in a test network namespace):
 //
-//   tcp_flow server -a ADDR -p PORT [-w] [-R N] [-n N] [-r N]
-//   tcp_flow client -a ADDR -p PORT [-w] [-R N] [-n N] [-r N]
+//   tcp_flow server -a ADDR -p PORT [-w] [-W] [-R N] [-n N] [-r N]
+//   tcp_flow client -a ADDR -p PORT [-w] [-W] [-R N] [-n N] [-r N]
 //
 // With -w it prints "ready pid=P" and waits for a byte on stdin before it
 // listens (server) or connects (client), so a test can start the agent with
-// the pid first.
+// the pid first. With -W it waits for a byte on stdin once connected, before
+// the exchange (a connection that predates the agent).
 // Each side, once connected: reads exactly -R bytes, sends -n bytes, reads
 // exactly -r bytes, then shuts down its sending side and reads until EOF.
 // It prints "listening pid=P" (server, once bound), "connected pid=P
@@ -94,20 +95,21 @@ int main(int argc, char **argv)
 	static char buf[65536];
 	socklen_t len;
 	int port = 0, fam, fd, c, one = 1;
-	int server, wait_go = 0;
+	int server, wait_go = 0, wait_connected = 0;
 
 	if (argc < 2 || (strcmp(argv[1], "server") && strcmp(argv[1], "client"))) {
-		fprintf(stderr, "usage: %s server|client -a ADDR -p PORT [-w] [-R N] [-n N] [-r N]\n",
+		fprintf(stderr, "usage: %s server|client -a ADDR -p PORT [-w] [-W] [-R N] [-n N] [-r N]\n",
 			argv[0]);
 		return 2;
 	}
 	server = strcmp(argv[1], "server") == 0;
 	optind = 2;
-	while ((c = getopt(argc, argv, "a:p:wR:n:r:")) != -1) {
+	while ((c = getopt(argc, argv, "a:p:wWR:n:r:")) != -1) {
 		switch (c) {
 		case 'a': addr = optarg; break;
 		case 'p': port = atoi(optarg); break;
 		case 'w': wait_go = 1; break;
+		case 'W': wait_connected = 1; break;
 		case 'R': pre_recv = strtoull(optarg, NULL, 10); break;
 		case 'n': send_n = strtoull(optarg, NULL, 10); break;
 		case 'r': post_recv = strtoull(optarg, NULL, 10); break;
@@ -153,6 +155,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	printf("connected pid=%d local=%d\n", (int)getpid(), local_port(fd));
+	if (wait_connected) {
+		char go;
+
+		if (read(0, &go, 1) != 1)
+			return 1;
+	}
 
 	if (read_exactly(fd, pre_recv, buf, sizeof(buf)) || send_all(fd, send_n, buf, sizeof(buf)) ||
 	    read_exactly(fd, post_recv, buf, sizeof(buf))) {

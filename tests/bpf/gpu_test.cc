@@ -11,12 +11,15 @@
 //  - The classic gpu_scheduler and NVIDIA programs pass the verifier with the layouts of the
 //    5.10, 6.1/6.12 and 7.2 format files and of the NVIDIA driver (their hooks are absent here).
 //  - `ksight check` lists every GPU source with its verdict.
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -72,6 +75,11 @@ std::string SelfComm() {
   std::string c;
   std::getline(in, c);
   return c;
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
 uint64_t UnixNowNs() {
@@ -318,6 +326,64 @@ TEST(GpuProbe, KmsgLinesBecomeExactRecordsAndNoiseStaysInTheKernel) {
 
   // Every record of the run against docs/schema.
   EXPECT_EQ(std::system(Validate(agent.path()).c_str()), 0) << "schema errors above";
+}
+
+// The pid of the agent writing to path (the harness keeps its child's pid private).
+pid_t AgentPid(const std::string& path) {
+  if (DIR* d = ::opendir("/proc")) {
+    while (dirent* e = ::readdir(d)) {
+      const pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
+      if (pid <= 0) continue;
+      std::string cmd = ReadAll("/proc/" + std::string(e->d_name) + "/cmdline");
+      std::replace(cmd.begin(), cmd.end(), '\0', ' ');
+      if (cmd.find(" run ") != std::string::npos && cmd.find(path) != std::string::npos) {
+        ::closedir(d);
+        return pid;
+      }
+    }
+    ::closedir(d);
+  }
+  return -1;
+}
+
+// A full ring: the agent is stopped (SIGSTOP) while a burst of Xid lines fills its 4 KiB ring;
+// every line is then either a record or a counted ring_full drop reported in agent.loss, never
+// silently gone.
+TEST(GpuProbe, RingFullIsCountedNeverSilent) {
+  KS_REQUIRE_ROOT();
+  TraceEveryPrintk all_levels;
+  Agent agent({"--probes", "gpu", "--interval", "1s", "--ring-size", "4KiB"}, "gpu_ringfull");
+  ASSERT_TRUE(agent.WaitRunning());
+  const pid_t apid = AgentPid(agent.path());
+  ASSERT_GT(apid, 0);
+  constexpr int kLines = 100;
+  ASSERT_EQ(::kill(apid, SIGSTOP), 0);
+  for (int i = 0; i < kLines; ++i)
+    Kmsg("<4>NVRM: Xid (PCI:0000:3b:00): 13, pid=" + std::to_string(1000 + i) +
+         ", name=burst, Graphics Exception: ESR 0x" + std::to_string(i));
+  ASSERT_EQ(::kill(apid, SIGCONT), 0);
+  ASSERT_TRUE(agent.WaitFor(
+      [&](const json& j) {
+        if (j["event"]["type"] != "agent.heartbeat") return false;
+        const json& c = j["counters"]["gpu"];
+        return c["emitted"].get<uint64_t>() + c["dropped"].get<uint64_t>() >= kLines;
+      },
+      20s));
+  EXPECT_EQ(agent.Stop(), 0);
+  const auto recs = agent.Records();
+  const json c = FinalCounters(recs, "gpu");
+  const uint64_t xids = OfType(recs, "gpu.xid").size();
+  const uint64_t ring_full = c["dropped_by_reason"].value("ring_full", uint64_t{0});
+  EXPECT_GT(ring_full, 0u) << "the burst did not overflow a 4 KiB ring: " << c;
+  EXPECT_GT(xids, 0u);
+  EXPECT_EQ(xids + ring_full, static_cast<uint64_t>(kLines)) << c;
+  EXPECT_EQ(c["seen"], c["emitted"].get<uint64_t>() + c["dropped"].get<uint64_t>());
+  EXPECT_EQ(c["bpf_seen"], kLines);
+  uint64_t reported = 0;
+  for (const auto& l : OfType(recs, "agent.loss"))
+    if (l["loss"]["probe"] == "gpu" && l["loss"]["reason"] == "ring_full")
+      reported += l["loss"]["count"].get<uint64_t>();
+  EXPECT_EQ(reported, ring_full);
 }
 
 // The records the kernel here cannot produce (no DRM scheduler driver, no fences), built by the
@@ -596,11 +662,6 @@ TEST(GpuPrograms, ClassicSchedulerProgramsVerifyWithEachKernelsLayout) {
                 Layout(queue72, KS_GPU_JOB_QUEUE), Layout(queue72, KS_GPU_JOB_RUN),
                 Layout(done72, KS_GPU_JOB_DONE), Layout(dep72, KS_GPU_JOB_DEP));
   }
-}
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
 // Where this kernel has gpu_scheduler tracepoints (the tests/vm guests load gpu-sched): the

@@ -23,7 +23,9 @@ TEST(Schema, RealOutputValidates) {
 
   std::set<std::string> types;
   for (const auto& r : agent.Records()) types.insert(r["event"]["type"].get<std::string>());
-  for (const char* t : {"agent.status", "agent.heartbeat", "agent.loss", "syscall", "syscall.stats"})
+  // agent.loss appears only when the ring overflowed, which depends on how fast the agent
+  // drains on this machine; LossIsCountedNeverSilent covers loss. Validated when present.
+  for (const char* t : {"agent.status", "agent.heartbeat", "syscall", "syscall.stats"})
     EXPECT_TRUE(types.count(t)) << "no " << t << " record to validate";
 
   const std::string cmd = std::string("python3 ") + KSIGHT_SOURCE_DIR + "/tests/schema/validate.py " +

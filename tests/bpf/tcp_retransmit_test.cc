@@ -11,8 +11,8 @@
 
 #include <atomic>
 #include <cerrno>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <regex>
 #include <set>
@@ -72,8 +72,10 @@ class TestNetns {
     }
     created_ = true;
     // MTU 1500 and no segmentation offload: one skb is one segment on the wire.
-    const std::string setup = Exec("sh -c 'ip link set lo mtu 1500 && ip link set lo up && "
-                                   "ethtool -K lo tso off gso off'", &rc);
+    const std::string setup = Exec(
+        "sh -c 'ip link set lo mtu 1500 && ip link set lo up && "
+        "ethtool -K lo tso off gso off'",
+        &rc);
     if (rc != 0) {
       error_ = "setting up lo: " + setup;
       return;
@@ -132,7 +134,8 @@ class TestNetns {
     const std::string out = Exec(std::string("nft list table inet ") + kTable);
     static const std::regex re("counter packets ([0-9]+)");
     uint64_t sum = 0;
-    for (auto it = std::sregex_iterator(out.begin(), out.end(), re); it != std::sregex_iterator(); ++it)
+    for (auto it = std::sregex_iterator(out.begin(), out.end(), re); it != std::sregex_iterator();
+         ++it)
       sum += std::stoull((*it)[1]);
     return sum;
   }
@@ -144,7 +147,8 @@ class TestNetns {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
       // st: 06 TIME_WAIT, 0A LISTEN.
-      const std::string busy = Exec("awk 'FNR > 1 && $4 != \"06\" && $4 != \"0A\"' /proc/net/tcp /proc/net/tcp6");
+      const std::string busy =
+          Exec("awk 'FNR > 1 && $4 != \"06\" && $4 != \"0A\"' /proc/net/tcp /proc/net/tcp6");
       if (busy.find_first_not_of(" \n") == std::string::npos) return;
       std::this_thread::sleep_for(50ms);
     }
@@ -211,7 +215,8 @@ uint64_t Delta(const std::map<std::string, uint64_t>& a, const std::map<std::str
 void ExpectLossless(const std::vector<json>& recs) {
   const auto fin = FinalCounters(recs, "tcp_retransmit");
   ASSERT_FALSE(fin.is_null());
-  EXPECT_EQ(fin["seen"].get<uint64_t>(), fin["emitted"].get<uint64_t>() + fin["dropped"].get<uint64_t>());
+  EXPECT_EQ(fin["seen"].get<uint64_t>(),
+            fin["emitted"].get<uint64_t>() + fin["dropped"].get<uint64_t>());
   EXPECT_EQ(fin["dropped"], 0);
   EXPECT_EQ(fin["aggregation_lost"], 0);  // the socket-owner map never filled
 }
@@ -238,10 +243,12 @@ struct Flow {
 // then Go() them in order once the agents run.
 class FlowPair {
  public:
-  FlowPair(const TestNetns& ns, const std::string& addr, int port, std::vector<std::string> server_args,
-           std::vector<std::string> client_args) {
-    std::vector<std::string> s = {Trigger("tcp_flow"), "server", "-w", "-a", addr, "-p", std::to_string(port)};
-    std::vector<std::string> c = {Trigger("tcp_flow"), "client", "-w", "-a", addr, "-p", std::to_string(port)};
+  FlowPair(const TestNetns& ns, const std::string& addr, int port,
+           std::vector<std::string> server_args, std::vector<std::string> client_args) {
+    std::vector<std::string> s = {Trigger("tcp_flow"), "server", "-w", "-a", addr, "-p",
+                                  std::to_string(port)};
+    std::vector<std::string> c = {Trigger("tcp_flow"), "client", "-w", "-a", addr, "-p",
+                                  std::to_string(port)};
     s.insert(s.end(), server_args.begin(), server_args.end());
     c.insert(c.end(), client_args.begin(), client_args.end());
     server_ = Child::Spawn(ns.PinnedArgv(s), true, true);
@@ -280,7 +287,7 @@ class FlowPair {
 struct BulkCase {
   const char* name;
   bool ipv6;
-  bool server_sends;      // else the client sends
+  bool server_sends;         // else the client sends
   bool tracepoints = false;  // the classic tracepoint flavor (KSIGHT_TCP_HOOK=tracepoint)
 };
 
@@ -301,14 +308,17 @@ TEST_P(TcpRetransmitBulk, CountsMatchTheKernelAndNameTheOwner) {
   const std::string addr = tc.ipv6 ? "::1" : "127.0.0.1";
   // A data segment: not SYN/RST, longer than IP + TCP header with timestamps (20/40 + 32).
   const std::string dir = tc.server_sends ? "sport" : "dport";
-  const std::string len = tc.ipv6 ? "meta nfproto ipv6 meta length > 72" : "meta nfproto ipv4 meta length > 52";
-  ASSERT_TRUE(ns.Nft({fmt::format("tcp {} {} tcp flags & (syn|rst) == 0 {} numgen inc mod 50 == 0 counter drop",
-                          dir, kPort, len)}));
+  const std::string len =
+      tc.ipv6 ? "meta nfproto ipv6 meta length > 72" : "meta nfproto ipv4 meta length > 52";
+  ASSERT_TRUE(ns.Nft(
+      {fmt::format("tcp {} {} tcp flags & (syn|rst) == 0 {} numgen inc mod 50 == 0 counter drop",
+                   dir, kPort, len)}));
 
   const std::string n = std::to_string(kBytes);
-  FlowPair pair(ns, addr, kPort, tc.server_sends ? std::vector<std::string>{"-n", n}
-                                                 : std::vector<std::string>{"-R", n},
-                tc.server_sends ? std::vector<std::string>{"-R", n} : std::vector<std::string>{"-n", n});
+  FlowPair pair(
+      ns, addr, kPort,
+      tc.server_sends ? std::vector<std::string>{"-n", n} : std::vector<std::string>{"-R", n},
+      tc.server_sends ? std::vector<std::string>{"-R", n} : std::vector<std::string>{"-n", n});
   const int sender = tc.server_sends ? pair.flow().server_pid : pair.flow().client_pid;
   const int receiver = tc.server_sends ? pair.flow().client_pid : pair.flow().server_pid;
   ASSERT_GT(sender, 0);
@@ -324,7 +334,8 @@ TEST_P(TcpRetransmitBulk, CountsMatchTheKernelAndNameTheOwner) {
   } hook_env(tc.tracepoints);
   // The sender's owner filter and the test port pass everything of the flow...
   Agent agent({"--probes", "tcp_retransmit", "--interval", "1s", "--pid", std::to_string(sender),
-               "--port", std::to_string(kPort)}, tag);
+               "--port", std::to_string(kPort)},
+              tag);
   // ...the receiver's owner and another port pass nothing of it.
   Agent other_pid({"--probes", "tcp_retransmit", "--pid", std::to_string(receiver)}, tag + "_pid");
   Agent other_port({"--probes", "tcp_retransmit", "--port", "1"}, tag + "_port");
@@ -333,13 +344,15 @@ TEST_P(TcpRetransmitBulk, CountsMatchTheKernelAndNameTheOwner) {
   ASSERT_TRUE(other_port.WaitRunning());
   for (const auto& st : OfType(agent.Records(), "agent.status")) {
     if (st["status"].value("probe", "") == "tcp_retransmit")
-      EXPECT_EQ(st["status"]["details"]["tcp_retransmit_skb"], tc.tracepoints ? "tracepoint" : "tp_btf");
+      EXPECT_EQ(st["status"]["details"]["tcp_retransmit_skb"],
+                tc.tracepoints ? "tracepoint" : "tp_btf");
   }
 
   const auto before = ns.Nstat();
   const Flow& f = pair.Run();
   ASSERT_TRUE(f.ok);
-  EXPECT_EQ(pair.client_done(), tc.server_sends ? "done sent=0 received=" + n : "done sent=" + n + " received=0");
+  EXPECT_EQ(pair.client_done(),
+            tc.server_sends ? "done sent=0 received=" + n : "done sent=" + n + " received=0");
   ns.WaitTcpIdle();
   const auto after = ns.Nstat();
   const uint64_t drops = ns.NftDrops();
@@ -352,15 +365,17 @@ TEST_P(TcpRetransmitBulk, CountsMatchTheKernelAndNameTheOwner) {
   const uint64_t kernel = Delta(before, after, "TcpRetransSegs");
   const uint64_t probes = Delta(before, after, "TcpExtTCPLossProbes");
   // Duplicate data the receiver got (and answered with a D-SACK): spurious retransmits.
-  const uint64_t dups = Delta(before, after, "TcpExtTCPDSACKOldSent") +
-                        Delta(before, after, "TcpExtTCPDSACKOfoSent");
+  const uint64_t dups =
+      Delta(before, after, "TcpExtTCPDSACKOldSent") + Delta(before, after, "TcpExtTCPDSACKOfoSent");
   uint64_t segs = 0, tlp = 0;
   for (const auto& r : rtx) {
     segs += r["tcp"]["segs"].get<uint64_t>();
     tlp += r["tcp"]["kind"] == "tlp";
   }
-  std::printf("[ counts   ] %s: records=%zu segs=%lu TcpRetransSegs=%lu nft_drops=%lu dsack_sent=%lu "
-              "tlp=%lu TCPLossProbes=%lu\n", tc.name, rtx.size(), segs, kernel, drops, dups, tlp, probes);
+  std::printf(
+      "[ counts   ] %s: records=%zu segs=%lu TcpRetransSegs=%lu nft_drops=%lu dsack_sent=%lu "
+      "tlp=%lu TCPLossProbes=%lu\n",
+      tc.name, rtx.size(), segs, kernel, drops, dups, tlp, probes);
   EXPECT_GT(drops, 20u);
   // The kernel's count, exactly: TcpRetransSegs counts segments, and so does
   // the records' segs (one per record with TSO/GSO off, but a retransmit
@@ -416,14 +431,15 @@ TEST_P(TcpRetransmitBulk, CountsMatchTheKernelAndNameTheOwner) {
   EXPECT_TRUE(InNetns(other_port.Records(), "tcp.retransmit", ns.inode()).empty());
 }
 
-INSTANTIATE_TEST_SUITE_P(Flows, TcpRetransmitBulk,
-                         ::testing::Values(BulkCase{"ipv4_client_sends", false, false},
-                                           BulkCase{"ipv4_server_sends", false, true},
-                                           BulkCase{"ipv6_client_sends", true, false},
-                                           BulkCase{"ipv6_server_sends", true, true},
-                                           BulkCase{"ipv4_client_sends_tracepoints", false, false, true},
-                                           BulkCase{"ipv6_server_sends_tracepoints", true, true, true}),
-                         [](const auto& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(
+    Flows, TcpRetransmitBulk,
+    ::testing::Values(BulkCase{"ipv4_client_sends", false, false},
+                      BulkCase{"ipv4_server_sends", false, true},
+                      BulkCase{"ipv6_client_sends", true, false},
+                      BulkCase{"ipv6_server_sends", true, true},
+                      BulkCase{"ipv4_client_sends_tracepoints", false, false, true},
+                      BulkCase{"ipv6_server_sends_tracepoints", true, true, true}),
+    [](const auto& info) { return std::string(info.param.name); });
 
 // The client's final handshake ACK is dropped once: the listener re-sends its
 // SYN-ACK after the initial RTO (1 s), the client ACKs again, and the flow
@@ -434,8 +450,10 @@ TEST(TcpRetransmit, SynAckRetransmitIsKindSynack) {
   ASSERT_TRUE(ns.ok()) << ns.error();
   constexpr int kPort = 5002;
   // Only the first pure ACK to the server (IP 20 + TCP 32 with timestamps).
-  ASSERT_TRUE(ns.Nft({fmt::format("tcp dport {} tcp flags == ack meta nfproto ipv4 meta length <= 52 "
-                          "numgen inc mod 1000000 == 0 counter drop", kPort)}));
+  ASSERT_TRUE(
+      ns.Nft({fmt::format("tcp dport {} tcp flags == ack meta nfproto ipv4 meta length <= 52 "
+                          "numgen inc mod 1000000 == 0 counter drop",
+                          kPort)}));
   // The server speaks first, so the client sends nothing that could complete
   // the handshake before the SYN-ACK is re-sent.
   FlowPair pair(ns, "127.0.0.1", kPort, {"-n", "5"}, {"-r", "5"});
@@ -459,7 +477,7 @@ TEST(TcpRetransmit, SynAckRetransmitIsKindSynack) {
   SCOPED_TRACE(r.dump());
   EXPECT_EQ(r["tcp"]["kind"], "synack");
   EXPECT_EQ(r["tcp"]["state"], "NEW_SYN_RECV");
-  EXPECT_EQ(r["tcp"]["mss"], 1460);  // the MSS the client's SYN offered (MTU 1500)
+  EXPECT_EQ(r["tcp"]["mss"], 1460);             // the MSS the client's SYN offered (MTU 1500)
   EXPECT_FALSE(r["tcp"].contains("snd_cwnd"));  // a request socket has no tcp_sock state
   EXPECT_EQ(r["process"]["pid"], f.server_pid);
   EXPECT_EQ(r["process"]["source"], "socket_owner");
@@ -482,8 +500,10 @@ TEST(TcpRetransmit, TailLossProbeIsKindTlp) {
   TestNetns ns;
   ASSERT_TRUE(ns.ok()) << ns.error();
   constexpr int kPort = 5003;
-  ASSERT_TRUE(ns.Nft({fmt::format("tcp dport {} tcp flags & (syn|rst) == 0 meta nfproto ipv6 meta length > 72 "
-                          "numgen inc mod 1000000 == 0 counter drop", kPort)}));
+  ASSERT_TRUE(ns.Nft(
+      {fmt::format("tcp dport {} tcp flags & (syn|rst) == 0 meta nfproto ipv6 meta length > 72 "
+                   "numgen inc mod 1000000 == 0 counter drop",
+                   kPort)}));
   FlowPair pair(ns, "::1", kPort, {"-R", "100", "-n", "100"}, {"-n", "100", "-r", "100"});
   ASSERT_GT(pair.flow().client_pid, 0);
   Agent agent({"--probes", "tcp_retransmit", "--interval", "1s"}, "tcp_tlp");
@@ -528,13 +548,17 @@ TEST(TcpRetransmit, SocketsOlderThanTheAgentFallBackToOnCpuOrUnknown) {
   TestNetns ns;
   ASSERT_TRUE(ns.ok()) << ns.error();
   constexpr int kPort = 5005;
-  ASSERT_TRUE(ns.Nft({fmt::format("tcp dport {} tcp flags & (syn|rst) == 0 meta nfproto ipv4 meta length > 52 "
-                                  "numgen inc mod 50 == 0 counter drop", kPort)}));
+  ASSERT_TRUE(ns.Nft(
+      {fmt::format("tcp dport {} tcp flags & (syn|rst) == 0 meta nfproto ipv4 meta length > 52 "
+                   "numgen inc mod 50 == 0 counter drop",
+                   kPort)}));
   Child server = Child::Spawn(ns.PinnedArgv({Trigger("tcp_flow"), "server", "-a", "127.0.0.1", "-p",
-                                             std::to_string(kPort), "-R", "4000000"}), false, true);
+                                             std::to_string(kPort), "-R", "4000000"}),
+                              false, true);
   ASSERT_FALSE(server.ReadLine().empty());  // listening
-  Child client = Child::Spawn(ns.PinnedArgv({Trigger("tcp_flow"), "client", "-W", "-a", "127.0.0.1", "-p",
-                                             std::to_string(kPort), "-n", "4000000"}), true, true);
+  Child client = Child::Spawn(ns.PinnedArgv({Trigger("tcp_flow"), "client", "-W", "-a", "127.0.0.1",
+                                             "-p", std::to_string(kPort), "-n", "4000000"}),
+                              true, true);
   const std::string connected = client.ReadLine();
   const int cpid = Field(connected, "pid");
   ASSERT_GT(cpid, 0) << connected;
@@ -580,11 +604,14 @@ TEST(TcpRetransmit, V4MappedAddressesAreShownAsIpv4) {
   TestNetns ns;
   ASSERT_TRUE(ns.ok()) << ns.error();
   constexpr int kPort = 5004;
-  ASSERT_TRUE(ns.Nft({fmt::format("tcp sport {} tcp flags & (syn|rst) == 0 meta nfproto ipv4 meta length > 52 "
-                          "numgen inc mod 50 == 0 counter drop", kPort)}));
+  ASSERT_TRUE(ns.Nft(
+      {fmt::format("tcp sport {} tcp flags & (syn|rst) == 0 meta nfproto ipv4 meta length > 52 "
+                   "numgen inc mod 50 == 0 counter drop",
+                   kPort)}));
   // Server on "::" (dual stack), client to 127.0.0.1; the server sends.
   Child server = Child::Spawn(ns.Argv({Trigger("tcp_flow"), "server", "-w", "-a", "::", "-p",
-                                       std::to_string(kPort), "-n", "1000000"}), true, true);
+                                       std::to_string(kPort), "-n", "1000000"}),
+                              true, true);
   const int spid = Field(server.ReadLine(), "pid");
   ASSERT_GT(spid, 0);
   Agent agent({"--probes", "tcp_retransmit", "--pid", std::to_string(spid)}, "tcp_mapped");
@@ -592,7 +619,8 @@ TEST(TcpRetransmit, V4MappedAddressesAreShownAsIpv4) {
   server.Go();
   ASSERT_FALSE(server.ReadLine().empty());
   Child client = Child::Spawn(ns.Argv({Trigger("tcp_flow"), "client", "-a", "127.0.0.1", "-p",
-                                       std::to_string(kPort), "-R", "1000000"}), false, true);
+                                       std::to_string(kPort), "-R", "1000000"}),
+                              false, true);
   EXPECT_EQ(client.Wait(), 0);
   EXPECT_EQ(server.Wait(), 0);
   EXPECT_GT(ns.NftDrops(), 0u);

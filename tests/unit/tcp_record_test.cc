@@ -133,7 +133,9 @@ TEST(TcpRecord, SynAckHasNoSocketStateAndUnknownHzOmitsRto) {
   r.owner_how = KS_TCP_HOW_LISTEN;
   const std::string syn = Json(r);
   EXPECT_NE(syn.find(R"("tcp":{"kind":"synack","state":"NEW_SYN_RECV","mss":1448,"segs":1,)"
-                     R"("owner_from":"listen"})"), std::string::npos) << syn;
+                     R"("owner_from":"listen"})"),
+            std::string::npos)
+      << syn;
 
   r = V4Record();
   r.hz = 0;
@@ -148,7 +150,8 @@ TEST(TcpRecord, UnknownOwnerKeepsTheSocketCgroup) {
   r.owner_how = KS_TCP_HOW_NONE;
   const std::string j = Json(r);
   EXPECT_NE(j.find(R"("process":{"pid":0,"tid":0,"comm":"","cgroup_id":9,"source":"unknown"})"),
-            std::string::npos) << j;
+            std::string::npos)
+      << j;
   EXPECT_EQ(j.find("owner_from"), std::string::npos);
 }
 
@@ -158,8 +161,11 @@ TEST(TcpRecord, Ipv6Json) {
   inet_pton(AF_INET6, "::1", r.saddr);
   inet_pton(AF_INET6, "2001:db8::2", r.daddr);
   const std::string j = Json(r);
-  EXPECT_NE(j.find(R"("source":{"address":"::1","port":443},"destination":{"address":"2001:db8::2",)"
-                   R"("port":51000},"network":{"type":"ipv6")"), std::string::npos) << j;
+  EXPECT_NE(
+      j.find(R"("source":{"address":"::1","port":443},"destination":{"address":"2001:db8::2",)"
+             R"("port":51000},"network":{"type":"ipv6")"),
+      std::string::npos)
+      << j;
 }
 
 }  // namespace

@@ -36,10 +36,10 @@ struct FlowKeyHash {
 constexpr size_t kKinds = 3;  // KS_TCP_KIND_RETRANSMIT, _SYNACK, _TLP
 
 struct FlowStats {
-  uint64_t count = 0;                 // records
-  uint64_t segs = 0;                  // segments they carried
+  uint64_t count = 0;  // records
+  uint64_t segs = 0;   // segments they carried
   std::array<uint64_t, kKinds> by_kind{};
-  Record last{};                      // the latest record: tuple, state, owner
+  Record last{};  // the latest record: tuple, state, owner
 };
 
 class FlowAggregator {

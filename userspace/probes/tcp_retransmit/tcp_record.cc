@@ -42,36 +42,47 @@ std::optional<Record> Decode(const void* data, size_t size) {
 
 std::string_view StateName(uint32_t state) {
   static constexpr std::string_view kNames[] = {
-      "UNKNOWN",    "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1",    "FIN_WAIT2",
-      "TIME_WAIT",  "CLOSE",       "CLOSE_WAIT", "LAST_ACK", "LISTEN",     "CLOSING",
-      "NEW_SYN_RECV", "BOUND_INACTIVE",
+      "UNKNOWN",   "ESTABLISHED", "SYN_SENT",     "SYN_RECV",       "FIN_WAIT1",
+      "FIN_WAIT2", "TIME_WAIT",   "CLOSE",        "CLOSE_WAIT",     "LAST_ACK",
+      "LISTEN",    "CLOSING",     "NEW_SYN_RECV", "BOUND_INACTIVE",
   };
   return state < std::size(kNames) ? kNames[state] : kNames[0];
 }
 
 std::string_view KindName(uint32_t kind) {
   switch (kind) {
-    case KS_TCP_KIND_RETRANSMIT: return "retransmit";
-    case KS_TCP_KIND_SYNACK: return "synack";
-    case KS_TCP_KIND_TLP: return "tlp";
-    default: return "unknown";
+    case KS_TCP_KIND_RETRANSMIT:
+      return "retransmit";
+    case KS_TCP_KIND_SYNACK:
+      return "synack";
+    case KS_TCP_KIND_TLP:
+      return "tlp";
+    default:
+      return "unknown";
   }
 }
 
 std::string_view OwnerSourceName(uint32_t source) {
   switch (source) {
-    case KS_TCP_OWNER_SOCKET: return "socket_owner";
-    case KS_TCP_OWNER_ON_CPU: return "on_cpu";
-    default: return "unknown";
+    case KS_TCP_OWNER_SOCKET:
+      return "socket_owner";
+    case KS_TCP_OWNER_ON_CPU:
+      return "on_cpu";
+    default:
+      return "unknown";
   }
 }
 
 std::string_view OwnerHowName(uint32_t how) {
   switch (how) {
-    case KS_TCP_HOW_CONNECT: return "connect";
-    case KS_TCP_HOW_LISTEN: return "listen";
-    case KS_TCP_HOW_LISTENER: return "listener";
-    default: return "";
+    case KS_TCP_HOW_CONNECT:
+      return "connect";
+    case KS_TCP_HOW_LISTEN:
+      return "listen";
+    case KS_TCP_HOW_LISTENER:
+      return "listener";
+    default:
+      return "";
   }
 }
 

@@ -11,8 +11,8 @@
 #include <spdlog/spdlog.h>
 
 #include "core/loader.h"
-#include "core/process_info.h"
 #include "core/probe.h"
+#include "core/process_info.h"
 #include "probes/tcp_retransmit/tcp_flow_stats.h"
 #include "probes/tcp_retransmit/tcp_record.h"
 
@@ -80,11 +80,13 @@ class TcpRetransmitProbe final : public Probe {
     c.details.emplace_back("tlp", rtx.ok() ? "from socket state at tcp_retransmit_skb "
                                              "(icsk_pending = LOSS_PROBE, ca_state Open/CWR)"
                                            : "unavailable (needs tcp_retransmit_skb)");
-    c.details.emplace_back("owner", own.ok() ? "socket_owner (sock:inet_sock_set_state), on_cpu, unknown"
-                                             : "on_cpu, unknown (no sock:inet_sock_set_state)");
+    c.details.emplace_back("owner", own.ok()
+                                        ? "socket_owner (sock:inet_sock_set_state), on_cpu, unknown"
+                                        : "on_cpu, unknown (no sock:inet_sock_set_state)");
     if (host.BtfHasStruct("trace_event_raw_tcp_retransmit_skb")) {
-      c.details.emplace_back("tcp_retransmit_skb context",
-                             "trace_event_raw_tcp_retransmit_skb (6.17+: with err; failed attempts skipped)");
+      c.details.emplace_back(
+          "tcp_retransmit_skb context",
+          "trace_event_raw_tcp_retransmit_skb (6.17+: with err; failed attempts skipped)");
     } else if (host.BtfHasStruct("trace_event_raw_tcp_event_sk_skb")) {
       c.details.emplace_back("tcp_retransmit_skb context", "trace_event_raw_tcp_event_sk_skb");
     }
@@ -101,9 +103,10 @@ class TcpRetransmitProbe final : public Probe {
       return c;
     }
     c.runnable = true;
-    c.reason = fmt::format("hooks: {} tcp_retransmit_skb, {} tcp_retransmit_synack, {} "
-                           "inet_sock_set_state; kinds: {}",
-                           rtx.kind(), syn.kind(), own.kind(), Kinds(rtx, syn));
+    c.reason = fmt::format(
+        "hooks: {} tcp_retransmit_skb, {} tcp_retransmit_synack, {} "
+        "inet_sock_set_state; kinds: {}",
+        rtx.kind(), syn.kind(), own.kind(), Kinds(rtx, syn));
     return c;
   }
 
@@ -112,8 +115,9 @@ class TcpRetransmitProbe final : public Probe {
     const ProbeCheck chk = Check(ctx.host);
     if (!chk.runnable) return Status::Error(chk.reason);
     if (ctx.cfg.tcp_ports.size() > KS_TCP_MAX_PORTS)
-      return Status::Error(fmt::format("tcp_retransmit: at most {} ports can be filtered ({} given)",
-                                       KS_TCP_MAX_PORTS, ctx.cfg.tcp_ports.size()));
+      return Status::Error(
+          fmt::format("tcp_retransmit: at most {} ports can be filtered ({} given)",
+                      KS_TCP_MAX_PORTS, ctx.cfg.tcp_ports.size()));
     rtx_ = Resolve(ctx.host, "tcp", "tcp_retransmit_skb");
     syn_ = Resolve(ctx.host, "tcp", "tcp_retransmit_synack");
     own_ = Resolve(ctx.host, "sock", "inet_sock_set_state");
@@ -127,7 +131,8 @@ class TcpRetransmitProbe final : public Probe {
     if (!skel_) return LibbpfError("opening the tcp_retransmit BPF object", -errno);
     SetCommonRodata(skel_->rodata, ctx);
     skel_->rodata->nports = static_cast<uint32_t>(ctx.cfg.tcp_ports.size());
-    for (size_t i = 0; i < ctx.cfg.tcp_ports.size(); ++i) skel_->rodata->ports[i] = ctx.cfg.tcp_ports[i];
+    for (size_t i = 0; i < ctx.cfg.tcp_ports.size(); ++i)
+      skel_->rodata->ports[i] = ctx.cfg.tcp_ports[i];
     KS_RETURN_IF_ERROR(SetRingSize(skel_->maps.ring, ctx.cfg.ring_bytes));
     if (int r = bpf_map__set_max_entries(skel_->maps.owners, kOwnerEntries))
       return LibbpfError("sizing the socket-owner map", r);
@@ -153,8 +158,11 @@ class TcpRetransmitProbe final : public Probe {
     const auto rec = tcp::Decode(data, size);
     if (!rec) {
       // Only a BPF object from another build could send this: say so once.
-      if (!bad_record_logged_) spdlog::error("tcp_retransmit: ignoring a ring record of {} bytes "
-                                             "that is not a tcp retransmit record", size);
+      if (!bad_record_logged_)
+        spdlog::error(
+            "tcp_retransmit: ignoring a ring record of {} bytes "
+            "that is not a tcp retransmit record",
+            size);
       bad_record_logged_ = true;
       return;
     }
@@ -168,9 +176,10 @@ class TcpRetransmitProbe final : public Probe {
     const uint64_t overflow = flows_.overflow() - overflow_reported_;
     if (overflow) {
       overflow_reported_ = flows_.overflow();
-      spdlog::warn("tcp_retransmit: {} retransmits of flows beyond the first {} in the interval are "
-                   "not in tcp.retransmit.stats (each still has its tcp.retransmit record)",
-                   overflow, flows_.size());
+      spdlog::warn(
+          "tcp_retransmit: {} retransmits of flows beyond the first {} in the interval are "
+          "not in tcp.retransmit.stats (each still has its tcp.retransmit record)",
+          overflow, flows_.size());
     }
     for (const tcp::FlowStats& f : flows_.Drain()) {
       auto& w = ctx_->out.Begin(ctx_->id, "tcp.retransmit.stats", end_ns);
@@ -191,7 +200,8 @@ class TcpRetransmitProbe final : public Probe {
       d.emplace_back(h->name, h->ok() ? std::string(h->kind()) : "unavailable: " + h->missing);
     d.emplace_back("kinds", Kinds(rtx_, syn_));
     d.emplace_back("owner_map_entries", std::to_string(kOwnerEntries));
-    d.emplace_back("rto_ms", kcfg_.empty() ? "omitted (no kernel config)" : "CONFIG_HZ from " + kcfg_);
+    d.emplace_back("rto_ms",
+                   kcfg_.empty() ? "omitted (no kernel config)" : "CONFIG_HZ from " + kcfg_);
     std::string ports;
     for (uint16_t p : ctx_->cfg.tcp_ports) ports += (ports.empty() ? "" : ",") + std::to_string(p);
     d.emplace_back("ports", ports.empty() ? "all" : ports);

@@ -196,6 +196,8 @@ class TcpRetransmitProbe final : public Probe {
 
   Details StatusDetails() const override {
     Details d;
+    d.emplace_back("hook",
+                   std::string(rtx_.kind()));  // of tcp_retransmit_skb, as syscalls reports it
     for (const Hook* h : {&rtx_, &syn_, &own_})
       d.emplace_back(h->name, h->ok() ? std::string(h->kind()) : "unavailable: " + h->missing);
     d.emplace_back("kinds", Kinds(rtx_, syn_));

@@ -63,38 +63,6 @@ static __always_inline __u32 read_u32(void *ctx, __u32 off)
 	return v;
 }
 
-static __always_inline __u32 log2_slot(__u64 v)
-{
-	__u32 r = 0;
-
-	if (v >= (1ULL << 32)) {
-		v >>= 32;
-		r += 32;
-	}
-	if (v >= (1ULL << 16)) {
-		v >>= 16;
-		r += 16;
-	}
-	if (v >= (1ULL << 8)) {
-		v >>= 8;
-		r += 8;
-	}
-	if (v >= (1ULL << 4)) {
-		v >>= 4;
-		r += 4;
-	}
-	if (v >= (1ULL << 2)) {
-		v >>= 2;
-		r += 2;
-	}
-	if (v >= (1ULL << 1)) {
-		r += 1;
-	}
-	if (r >= KS_GPU_HIST_SLOTS)
-		r = KS_GPU_HIST_SLOTS - 1;
-	return r;
-}
-
 /* ---- printk -------------------------------------------------------------- */
 
 #define HEAD 64 /* bytes of a line the filter looks at */
@@ -371,7 +339,7 @@ static __always_inline void lat_add(struct ks_gpu_lat *l, __u64 v)
 {
 	__sync_fetch_and_add(&l->count, 1);
 	__sync_fetch_and_add(&l->sum_ns, v);
-	__sync_fetch_and_add(&l->hist[log2_slot(v)], 1);
+	__sync_fetch_and_add(&l->hist[ks_log2_slot(v, KS_GPU_HIST_SLOTS)], 1);
 	/* Not atomic (5.10 has no BPF cmpxchg): a race can lose a maximum. */
 	if (v > l->max_ns)
 		l->max_ns = v;

@@ -73,22 +73,6 @@ struct {
 	__type(value, struct ks_sys_stats);
 } stats_zero SEC(".maps");
 
-static __always_inline __u32 log2_slot(__u64 v)
-{
-	__u32 r = 0;
-
-	/* Branch-light floor(log2(v)); v == 0 lands in slot 0. */
-	if (v >= (1ULL << 32)) { v >>= 32; r += 32; }
-	if (v >= (1ULL << 16)) { v >>= 16; r += 16; }
-	if (v >= (1ULL << 8)) { v >>= 8; r += 8; }
-	if (v >= (1ULL << 4)) { v >>= 4; r += 4; }
-	if (v >= (1ULL << 2)) { v >>= 2; r += 2; }
-	if (v >= (1ULL << 1)) { r += 1; }
-	if (r >= KS_SYSCALL_HIST_SLOTS)
-		r = KS_SYSCALL_HIST_SLOTS - 1;
-	return r;
-}
-
 static __always_inline bool errno_watched(__u32 err)
 {
 	__u64 bits;
@@ -176,7 +160,7 @@ static __always_inline int on_exit(__s64 ret, bool use_task)
 		s->lat_sum_ns += lat;
 		if (lat > s->lat_max_ns)
 			s->lat_max_ns = lat;
-		s->hist[log2_slot(lat)]++;
+		s->hist[ks_log2_slot(lat, KS_SYSCALL_HIST_SLOTS)]++;
 		if (err) {
 			struct ks_sys_errno_key ek = { .tgid = key.tgid, .nr = key.nr, .err = err };
 			__u64 one = 1, *c;

@@ -142,6 +142,8 @@ void Agent::EmitStatus(std::string_view state, std::string_view probe, std::stri
 
 void Agent::DrainRings() {
   if (rb_) ring_buffer__consume(rb_.get());
+  const uint64_t now = Clock::BootNs();
+  for (auto& ap : probes_) ap->probe->Tick(now);
 }
 
 void Agent::RollupAll(uint64_t start_ns, uint64_t end_ns) {

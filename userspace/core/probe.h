@@ -76,6 +76,9 @@ class Probe {
   virtual void OnRecord(const void* data, size_t size) = 0;
   // Emit per-interval records for [start, end) (Unix ns).
   virtual void Rollup(uint64_t start_unix_ns, uint64_t end_unix_ns) = 0;
+  // Called after every drain (every drain_interval) with CLOCK_BOOTTIME now: release what a
+  // probe holds back for a short time (e.g. the GPU probe's Xid merge window). Keep it cheap.
+  virtual void Tick(uint64_t /*now_boot_ns*/) {}
   virtual BpfTotals ReadBpfTotals() const = 0;
   // What was chosen at Start() (hooks, kinds available), for agent.status.
   virtual Details StatusDetails() const { return {}; }

@@ -363,6 +363,15 @@ class GpuProbe final : public Probe {
     if (stopping_) LogSummary();
   }
 
+  // An Xid waits at most the merge window for its twin from the other source, not a whole
+  // interval: release it as soon as the window has passed.
+  void Tick(uint64_t now_boot_ns) override {
+    if (!merger_ || merger_->pending() == 0) return;
+    std::vector<MergedXid> ready;
+    merger_->Expire(now_boot_ns, ready);
+    if (!ready.empty()) EmitXids(ready);
+  }
+
   BpfTotals ReadBpfTotals() const override {
     return skel_ ? ReadCounters(skel_->maps.ks_counters) : BpfTotals{};
   }

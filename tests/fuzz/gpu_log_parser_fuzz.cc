@@ -3,9 +3,9 @@
 // be sane. The same input also drives the job tracker through a small command decoder, checking
 // its accounting identity and memory bound.
 //
-//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I userspace \
-//       tests/fuzz/gpu_log_parser_fuzz.cc userspace/probes/gpu/*.cc -o gpu_log_parser_fuzz
-//   ./gpu_log_parser_fuzz -max_total_time=60 -max_len=4096
+// Built by tests/fuzz/CMakeLists.txt (clang++, -fsanitize=fuzzer,address,undefined) and run
+// for a bounded number of inputs by ctest -L fuzz; longer runs by hand:
+//   build/fuzz/gpu_log_parser_fuzz -max_total_time=600 -max_len=4096 build/fuzz/work/gpu_log_parser_fuzz/corpus
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>

@@ -2,6 +2,7 @@
 #   make            build the BPF probes, their skeletons and build/ksight
 #   make run        build, then run the agent in the foreground with the default config
 #   make test       build, then run every test (unit + root BPF tests) through ctest
+#   make test-asan  the unit tests built with ASan + UBSan (build-asan/)
 #   make lint       clang-format / clang-tidy checks
 # A new probe is a new folder bpf/probes/<probe>/ with <probe>.bpf.c: no edit here.
 
@@ -23,7 +24,7 @@ BPF_CFLAGS := -target bpf -g -O2 -Wall -Werror -Wno-unused-function \
 	-D__TARGET_ARCH_$(ARCH) -Ibpf/include -Ivmlinux/$(ARCH)
 DEPS_STAMP := $(BUILD)/.deps-$(ARCH)
 
-.PHONY: all deps test-deps bpf agent run test test-unit test-bpf test-kernels lint format clean
+.PHONY: all deps test-deps bpf agent run test test-unit test-asan test-bpf test-kernels lint format clean
 .DELETE_ON_ERROR:
 
 all: agent
@@ -49,7 +50,7 @@ bpf: $(SKELS)
 
 $(BUILD)/CMakeCache.txt: CMakeLists.txt | deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DKSIGHT_SKEL_DIR=$(abspath $(BUILD)/skel) \
-		-DKSIGHT_PROBES="$(PROBES)" >/dev/null
+		-DKSIGHT_PROBES="$(PROBES)" $(CMAKE_FLAGS) >/dev/null
 
 agent: $(SKELS) $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
@@ -66,6 +67,10 @@ test-unit: test-deps agent
 
 test-bpf: test-deps agent
 	cd $(BUILD) && ctest --output-on-failure -L bpf $(CTEST_ARGS)
+
+# The pure (unit) tests under AddressSanitizer + UBSan, in their own build directory.
+test-asan: test-deps
+	$(MAKE) BUILD=$(BUILD)-asan CMAKE_FLAGS=-DKSIGHT_SANITIZE=ON test-unit
 
 # The kernel matrix alone: Debian's 5.10, 6.1, 6.12, 7.x kernels under QEMU plus this host.
 test-kernels: test-deps agent

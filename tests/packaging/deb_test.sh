@@ -22,6 +22,20 @@ check() { # check "what" command...
 	if "$@"; then ok "$what"; else bad "$what"; fi
 }
 quiet() { "$@" >/dev/null 2>&1; }
+# dpkg, waiting while another dpkg or apt holds the lock (a shared machine installing packages).
+dpkg_wait() {
+	local i out
+	for i in $(seq 1 150); do
+		if out=$(dpkg "$@" 2>&1); then
+			echo "$out"
+			return 0
+		fi
+		grep -q "lock" <<<"$out" || break
+		sleep 2
+	done
+	echo "$out"
+	return 1
+}
 skip() {
 	echo "SKIP: $*"
 	exit 77
@@ -41,7 +55,7 @@ fi
 tmp=$(mktemp -d)
 masked=0
 cleanup() {
-	dpkg --purge ksight >/dev/null 2>&1 || true
+	dpkg_wait --purge ksight >/dev/null 2>&1 || true
 	if ((masked)); then systemctl unmask --runtime ksight.service >/dev/null 2>&1 || true; fi
 	rm -rf "$tmp"
 }
@@ -121,7 +135,7 @@ if [[ -d /run/systemd/system ]]; then
 	# Under a running systemd the postinst would start the unit; this test only installs.
 	systemctl mask --runtime ksight.service >/dev/null && masked=1
 fi
-check "dpkg -i installs it" dpkg -i "$deb"
+check "dpkg -i installs it" dpkg_wait -i "$deb"
 check "installed: dpkg status is ii" test "$(dpkg-query -W -f='${db:Status-Abbrev}' ksight)" = "ii "
 check "/usr/sbin/ksight version prints $agent_version" \
 	grep -q "^ksight $agent_version " <(/usr/sbin/ksight version)
@@ -155,14 +169,14 @@ if command -v deb-systemd-helper >/dev/null; then
 fi
 
 # --- remove, then purge ---
-check "dpkg -r removes it" dpkg -r ksight
+check "dpkg -r removes it" dpkg_wait -r ksight
 check "removed: the binary is gone" test ! -e /usr/sbin/ksight
 check "removed: the conffiles stay" test -f /etc/ksight/ksight.toml
 if command -v deb-systemd-helper >/dev/null; then
 	check "removed: the unit is masked until purge" \
 		test "$(readlink /etc/systemd/system/ksight.service)" = /dev/null
 fi
-check "dpkg --purge purges it" dpkg --purge ksight
+check "dpkg --purge purges it" dpkg_wait --purge ksight
 check "purged: /etc/ksight is gone" test ! -e /etc/ksight
 check "purged: /var/log/ksight is gone" test ! -e /var/log/ksight
 check "purged: no unit symlinks left" test -z "$(find /etc/systemd/system -name 'ksight*' 2>/dev/null)"

@@ -24,8 +24,8 @@ check() { # check "what" command...
 quiet() { "$@" >/dev/null 2>&1; }
 # dpkg, waiting while another dpkg or apt holds the lock (a shared machine installing packages).
 dpkg_wait() {
-	local i out
-	for i in $(seq 1 150); do
+	local _ out
+	for _ in $(seq 1 150); do
 		if out=$(dpkg "$@" 2>&1); then
 			echo "$out"
 			return 0

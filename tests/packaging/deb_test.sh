@@ -54,9 +54,22 @@ fi
 
 tmp=$(mktemp -d)
 masked=0
+# A config or events left by a run from source are not the package's: keep them aside (same
+# file system, a rename) while the package comes and goes, and put them back afterwards.
+saved=()
+for dir in /etc/ksight /var/log/ksight; do
+	if [[ -e $dir ]]; then
+		mv "$dir" "$dir.before-package-test.$$"
+		saved+=("$dir")
+	fi
+done
 cleanup() {
 	dpkg_wait --purge ksight >/dev/null 2>&1 || true
 	if ((masked)); then systemctl unmask --runtime ksight.service >/dev/null 2>&1 || true; fi
+	for dir in "${saved[@]}"; do
+		rm -rf "$dir"
+		mv "$dir.before-package-test.$$" "$dir"
+	done
 	rm -rf "$tmp"
 }
 trap cleanup EXIT

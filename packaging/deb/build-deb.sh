@@ -52,8 +52,9 @@ install -m 0644 "$here/copyright" "$root/usr/share/doc/ksight/copyright"
 gzip -9n <"$src/CHANGELOG.md" >"$root/usr/share/doc/ksight/changelog.gz"
 {
 	printf 'ksight (%s) unstable; urgency=medium\n\n' "$deb_version"
-	printf '  * Built with packaging/deb/build-deb.sh from the ksight source tree (%s).\n' "$rev"
-	printf '    The changes are in changelog.gz (upstream CHANGELOG.md).\n\n'
+	printf '  * Built with packaging/deb/build-deb.sh from the ksight source tree,\n'
+	printf '    git revision %s.\n' "$rev"
+	printf '  * The changes are in changelog.gz (upstream CHANGELOG.md).\n\n'
 	printf ' -- ksight maintainers <%s>  %s\n' "$maintainer_email" \
 		"$(LC_ALL=C date -u -R -d "@$SOURCE_DATE_EPOCH")"
 } | gzip -9n >"$root/usr/share/doc/ksight/changelog.Debian.gz"

@@ -135,6 +135,10 @@ for flag in $("$build/ksight" run --help | grep -Eo -- '--[a-z][a-z-]+' | sort -
 	check "man page documents run $flag" grep -q -- "${flag//-/\\\\-}" \
 		<(zcat "$tmp/x/usr/share/man/man8/ksight.8.gz")
 done
+if command -v man >/dev/null; then
+	check "man renders ksight.8 without warnings" test -z "$(MANWIDTH=80 man --warnings -l \
+		"$tmp/x/usr/share/man/man8/ksight.8.gz" 2>&1 >/dev/null)"
+fi
 if command -v lintian >/dev/null; then
 	# initial-upload-closes-no-bugs is about uploads to the Debian archive, not this package.
 	check "lintian: no errors or warnings" lintian --fail-on error,warning \

@@ -3,6 +3,7 @@
 #   make run        build, then run the agent in the foreground with the default config
 #   make test       build, then run every test (unit + root BPF tests) through ctest
 #   make test-asan  the unit tests built with ASan + UBSan (build-asan/)
+#   make package    build, then $(BUILD)/package/ksight_<version>_<arch>.deb (packaging/)
 #   make lint       clang-format / clang-tidy checks
 # A new probe is a new folder bpf/probes/<probe>/ with <probe>.bpf.c: no edit here.
 
@@ -24,7 +25,7 @@ BPF_CFLAGS := -target bpf -g -O2 -Wall -Werror -Wno-unused-function \
 	-D__TARGET_ARCH_$(ARCH) -Ibpf/include -Ivmlinux/$(ARCH)
 DEPS_STAMP := $(BUILD)/.deps-$(ARCH)
 
-.PHONY: all deps test-deps bpf agent run test test-unit test-asan test-bpf test-kernels lint format clean
+.PHONY: all deps test-deps bpf agent run test test-unit test-asan test-bpf test-kernels package lint format clean
 .DELETE_ON_ERROR:
 
 all: agent
@@ -76,6 +77,10 @@ test-asan: test-deps
 test-kernels: test-deps agent
 	@tools/install-deps.sh vm
 	cd $(BUILD) && ctest --output-on-failure -L vm $(CTEST_ARGS)
+
+# The .deb (dpkg-deb, no debhelper): packaging/deb/build-deb.sh; its test is `ctest -L package`.
+package: test-deps agent
+	packaging/deb/build-deb.sh $(BUILD)
 
 lint:
 	@tools/lint.sh

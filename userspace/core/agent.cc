@@ -398,6 +398,7 @@ int Agent::Run() {
     for (size_t i = 0; i < out_->probe_count(); ++i)
       now_counters.push_back(out_->counters(static_cast<ProbeId>(i)));
     PublishMetrics(now_counters, 0);
+    metrics_->DrainTick(Clock::BootNs());  // the rings were just created: nothing is behind
     metrics_->SetPhase(AgentPhase::kRunning);
     metrics_->Start();
   }

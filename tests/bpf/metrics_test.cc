@@ -16,8 +16,8 @@
 #include <set>
 #include <sstream>
 
-#include <gmock/gmock.h>
 #include <fmt/format.h>
+#include <gmock/gmock.h>
 #include <httplib.h>
 
 #include "harness.h"
@@ -153,7 +153,8 @@ TEST(Metrics, ScrapeAgreesWithHeartbeatAndTriggerCounts) {
   // Exact counts from the trigger.
   EXPECT_EQ(U(m, R"(ksight_syscalls_total{syscall="getppid"})"), static_cast<uint64_t>(kGetppid));
   EXPECT_EQ(U(m, R"(ksight_syscalls_total{syscall="openat"})"), static_cast<uint64_t>(kEnoent));
-  EXPECT_EQ(U(m, R"(ksight_syscall_errors_total{syscall="openat"})"), static_cast<uint64_t>(kEnoent));
+  EXPECT_EQ(U(m, R"(ksight_syscall_errors_total{syscall="openat"})"),
+            static_cast<uint64_t>(kEnoent));
   EXPECT_EQ(U(m, R"(ksight_syscall_errors_total{syscall="getppid"})"), 0u);
   EXPECT_EQ(U(m, R"(ksight_probe_up{probe="syscalls"})"), 1u);
   EXPECT_THAT(scrape.body, HasSubstr("ksight_build_info{version=\"0.1.0\",revision=\""));
@@ -163,12 +164,15 @@ TEST(Metrics, ScrapeAgreesWithHeartbeatAndTriggerCounts) {
 
   // The heartbeat record of that same instant says the same.
   json hb;
-  ASSERT_TRUE(agent.WaitFor([&](const json& j) {
-    if (j["event"]["type"] != "agent.heartbeat" || j["ts_unix_nano"].get<uint64_t>() != hb_ns)
-      return false;
-    hb = j;
-    return true;
-  }, 10s)) << "no agent.heartbeat with ts_unix_nano " << hb_ns;
+  ASSERT_TRUE(agent.WaitFor(
+      [&](const json& j) {
+        if (j["event"]["type"] != "agent.heartbeat" || j["ts_unix_nano"].get<uint64_t>() != hb_ns)
+          return false;
+        hb = j;
+        return true;
+      },
+      10s))
+      << "no agent.heartbeat with ts_unix_nano " << hb_ns;
   for (const auto& [probe, c] : hb["counters"].items()) {
     SCOPED_TRACE(probe);
     EXPECT_EQ(U(m, "ksight_events_seen_total{probe=\"" + probe + "\"}"), c["seen"].get<uint64_t>());
@@ -236,7 +240,8 @@ TEST(Metrics, CapabilitiesDroppedAfterAttachOnEveryThread) {
   const std::string kept = running["status"]["details"]["capabilities"].get<std::string>();
   uint64_t want = 0;
   if (kept != "none") {
-    const std::map<std::string, int> bits = {{"cap_sys_ptrace", 19}, {"cap_sys_admin", 21}, {"cap_bpf", 39}};
+    const std::map<std::string, int> bits = {
+        {"cap_sys_ptrace", 19}, {"cap_sys_admin", 21}, {"cap_bpf", 39}};
     for (const auto& [name, bit] : bits)
       if (kept.find(name) != std::string::npos) want |= uint64_t{1} << bit;
     ASSERT_NE(want, 0u) << "unexpected capability summary: " << kept;
@@ -253,9 +258,7 @@ TEST(Metrics, CapabilitiesDroppedAfterAttachOnEveryThread) {
     EXPECT_EQ(t.at("NoNewPrivs"), 1u);
   }
   // And the run still works without them: heartbeats keep coming (map reads).
-  ASSERT_TRUE(agent.WaitFor([](const json& j) {
-    return j["event"]["type"] == "syscall.stats";
-  }));
+  ASSERT_TRUE(agent.WaitFor([](const json& j) { return j["event"]["type"] == "syscall.stats"; }));
   EXPECT_EQ(agent.Stop(), 0);
   const auto recs = agent.Records();
   const json fin = FinalCounters(recs, "syscalls");
@@ -393,4 +396,4 @@ TEST(Metrics, SystemdNotifyReadyWatchdogStopping) {
 }
 
 }  // namespace
-}  // namespace ksight
+}  // namespace ksight::test

@@ -68,7 +68,8 @@ MetricsSnapshot Sample() {
   agent.is_probe = false;
   agent.seen = 4;
   agent.emitted = 4;
-  for (const char* r : {"ring_full", "queue_full", "sink_error", "disk_full", "rotation", "rate_limited"})
+  for (const char* r :
+       {"ring_full", "queue_full", "sink_error", "disk_full", "rotation", "rate_limited"})
     agent.dropped.emplace_back(r, 0);
   ProbeMetrics sys = agent;
   sys.name = "syscalls";
@@ -108,10 +109,11 @@ TEST(MetricsRender, EveryFamilyOnceWithHelpAndTypeInOrder) {
   for (const auto& f : MetricFamilies()) want.emplace_back(f.name);
   EXPECT_EQ(p.help_order, want);
   for (const char* f :
-       {"ksight_build_info", "ksight_probe_up", "ksight_events_total", "ksight_events_dropped_total",
-        "ksight_events_seen_total", "ksight_syscalls_total", "ksight_syscall_errors_total",
-        "ksight_tcp_retransmits_total", "ksight_gpu_xid_total", "process_cpu_seconds_total",
-        "process_resident_memory_bytes", "ksight_heartbeat_timestamp_seconds"})
+       {"ksight_build_info", "ksight_probe_up", "ksight_events_total",
+        "ksight_events_dropped_total", "ksight_events_seen_total", "ksight_syscalls_total",
+        "ksight_syscall_errors_total", "ksight_tcp_retransmits_total", "ksight_gpu_xid_total",
+        "process_cpu_seconds_total", "process_resident_memory_bytes",
+        "ksight_heartbeat_timestamp_seconds"})
     EXPECT_TRUE(p.types.count(f)) << f;
   EXPECT_EQ(p.types.at("ksight_events_total"), "counter");
   EXPECT_EQ(p.types.at("ksight_probe_up"), "gauge");
@@ -133,11 +135,13 @@ TEST(MetricsRender, ValuesLabelsAndEveryDropReason) {
   EXPECT_EQ(s.at(R"(ksight_events_emitted_total{probe="syscalls"})"), "100");
   EXPECT_EQ(s.at(R"(ksight_aggregation_lost_total{probe="syscalls"})"), "3");
   for (const char* probe : {"agent", "syscalls", "gpu"}) {
-    for (const char* r : {"ring_full", "queue_full", "sink_error", "disk_full", "rotation", "rate_limited"}) {
+    for (const char* r :
+         {"ring_full", "queue_full", "sink_error", "disk_full", "rotation", "rate_limited"}) {
       const std::string series =
           fmt::format(R"(ksight_events_dropped_total{{probe="{}",reason="{}"}})", probe, r);
       ASSERT_TRUE(s.count(series)) << series;
-      EXPECT_EQ(s.at(series), probe == std::string("syscalls") && r == std::string("ring_full") ? "10" : "0");
+      EXPECT_EQ(s.at(series),
+                probe == std::string("syscalls") && r == std::string("ring_full") ? "10" : "0");
     }
   }
   EXPECT_EQ(s.at(R"(ksight_events_total{probe="syscalls",type="syscall.stats"})"), "7");
@@ -227,11 +231,13 @@ TEST(Health, ReadinessNeedsAttachedProbesAndRecentDrains) {
   EXPECT_TRUE(EvaluateReadiness(in).ok);
   in.probes[1].second = ProbeRunState::kFailed;
   in.probe_reasons[1] = "attaching: Permission denied";
-  EXPECT_EQ(EvaluateReadiness(in).reason, "probe gpu failed to start: attaching: Permission denied");
+  EXPECT_EQ(EvaluateReadiness(in).reason,
+            "probe gpu failed to start: attaching: Permission denied");
   in = Healthy();
   in.last_drain_ns = in.now_ns - 6'000'000'000;
   EXPECT_FALSE(EvaluateReadiness(in).ok);
-  EXPECT_THAT(EvaluateReadiness(in).reason, HasSubstr("ring drain is not keeping up: last drain 6.0s ago"));
+  EXPECT_THAT(EvaluateReadiness(in).reason,
+              HasSubstr("ring drain is not keeping up: last drain 6.0s ago"));
   in = Healthy();
   in.last_drain_ns = 0;
   EXPECT_FALSE(EvaluateReadiness(in).ok);

@@ -9,7 +9,8 @@ namespace ksight {
 const std::vector<MetricFamilyDef>& MetricFamilies() {
   using T = MetricType;
   static const std::vector<MetricFamilyDef> kFamilies = {
-      {metrics::kBuildInfo, T::kGauge, "ksight build: always 1, labelled with version and git revision."},
+      {metrics::kBuildInfo, T::kGauge,
+       "ksight build: always 1, labelled with version and git revision."},
       {metrics::kProbeUp, T::kGauge,
        "1 while the probe is attached; 0 when it is disabled on this host or failed to start."},
       {metrics::kEventsTotal, T::kCounter,
@@ -19,18 +20,22 @@ const std::vector<MetricFamilyDef>& MetricFamilies() {
        "Records seen per probe: produced in user space or lost in the BPF ring "
        "(seen = emitted + dropped, as of the last heartbeat)."},
       {metrics::kEventsEmitted, T::kCounter, "Records written to the output in full, per probe."},
-      {metrics::kEventsDropped, T::kCounter, "Records lost, per probe and reason (every reason is listed)."},
+      {metrics::kEventsDropped, T::kCounter,
+       "Records lost, per probe and reason (every reason is listed)."},
       {metrics::kAggregationLost, T::kCounter,
        "In-kernel aggregation updates lost because a BPF map was full, per probe."},
       {metrics::kSyscalls, T::kCounter, "System calls counted by the syscalls probe, per syscall."},
       {metrics::kSyscallErrors, T::kCounter,
        "System calls that returned an error, per syscall (syscalls probe)."},
       {metrics::kTcpRetransmits, T::kCounter,
-       "TCP retransmissions reported by the tcp_retransmit probe, per kind (retransmit, synack, tlp)."},
+       "TCP retransmissions reported by the tcp_retransmit probe, per kind (retransmit, synack, "
+       "tlp)."},
       {metrics::kGpuXid, T::kCounter, "NVIDIA Xid errors reported by the gpu probe, per Xid code."},
-      {metrics::kGpuSxid, T::kCounter, "NVSwitch SXid errors reported by the gpu probe, per SXid code."},
+      {metrics::kGpuSxid, T::kCounter,
+       "NVSwitch SXid errors reported by the gpu probe, per SXid code."},
       {metrics::kGpuResets, T::kCounter,
-       "GPU hangs, ring timeouts, resets and fallen-off-the-bus events reported by the gpu probe, per kind."},
+       "GPU hangs, ring timeouts, resets and fallen-off-the-bus events reported by the gpu probe, "
+       "per kind."},
       {metrics::kHeartbeat, T::kGauge,
        "Unix time of the agent.heartbeat these values were taken at (0 before the first one)."},
       {metrics::kCpuSeconds, T::kCounter, "User and system CPU time of the agent, in seconds."},
@@ -42,7 +47,8 @@ const std::vector<MetricFamilyDef>& MetricFamilies() {
 
 void MetricSet::Add(std::string_view family, MetricLabels labels, uint64_t value) {
   auto it = samples_.find(family);
-  if (it == samples_.end()) it = samples_.emplace(std::string(family), std::vector<MetricSample>{}).first;
+  if (it == samples_.end())
+    it = samples_.emplace(std::string(family), std::vector<MetricSample>{}).first;
   MetricSample s;
   s.labels = std::move(labels);
   s.u = value;
@@ -226,7 +232,8 @@ HealthVerdict EvaluateReadiness(const HealthInputs& in) {
     const std::string why = i < in.probe_reasons.size() ? in.probe_reasons[i] : "";
     if (st == ProbeRunState::kFailed)
       return {false, fmt::format("probe {} failed to start: {}", name, why)};
-    if (st == ProbeRunState::kStarting) return {false, fmt::format("probe {} is not attached yet", name)};
+    if (st == ProbeRunState::kStarting)
+      return {false, fmt::format("probe {} is not attached yet", name)};
   }
   if (in.last_drain_ns == 0) return {false, "the rings have not been drained yet"};
   if (in.now_ns > in.last_drain_ns && in.now_ns - in.last_drain_ns > in.ready_stale_ns) {
@@ -244,8 +251,10 @@ Result<ListenAddr> ParseListenAddr(std::string_view s) {
     return a;
   }
   const auto bad = [&](std::string_view why) {
-    return Status::Error(fmt::format("metrics_addr '{}': {} (expected HOST:PORT such as "
-                                     "127.0.0.1:9815, [::1]:9815, or off)", s, why));
+    return Status::Error(
+        fmt::format("metrics_addr '{}': {} (expected HOST:PORT such as "
+                    "127.0.0.1:9815, [::1]:9815, or off)",
+                    s, why));
   };
   std::string_view host, port;
   if (!s.empty() && s.front() == '[') {
@@ -263,7 +272,8 @@ Result<ListenAddr> ParseListenAddr(std::string_view s) {
   }
   if (host.empty()) return bad("no host (use 0.0.0.0 to listen on every address)");
   for (char c : host) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' || c == '%'))
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' ||
+          c == '%'))
       return bad("the host has characters no address or name has");
   }
   unsigned v = 0;

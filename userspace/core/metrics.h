@@ -99,7 +99,7 @@ enum class ProbeRunState : uint8_t { kStarting, kAttached, kDisabled, kFailed };
 struct ProbeMetrics {
   std::string name;
   ProbeRunState state = ProbeRunState::kStarting;
-  std::string reason;  // why disabled / failed
+  std::string reason;    // why disabled / failed
   bool is_probe = true;  // false for the agent's own "agent" counters
   uint64_t seen = 0, emitted = 0, aggregation_lost = 0;
   std::vector<std::pair<std::string, uint64_t>> dropped;  // every reason, zeros included
@@ -137,9 +137,9 @@ enum class AgentPhase : uint8_t { kStarting, kRunning, kStopping };
 
 struct HealthInputs {
   AgentPhase phase = AgentPhase::kStarting;
-  uint64_t now_ns = 0;        // CLOCK_BOOTTIME
-  uint64_t last_loop_ns = 0;  // the main loop's last iteration (or start)
-  uint64_t last_drain_ns = 0; // the last ring drain (0 = none yet)
+  uint64_t now_ns = 0;          // CLOCK_BOOTTIME
+  uint64_t last_loop_ns = 0;    // the main loop's last iteration (or start)
+  uint64_t last_drain_ns = 0;   // the last ring drain (0 = none yet)
   uint64_t live_stale_ns = 0;   // loop older than this: not alive
   uint64_t ready_stale_ns = 0;  // drain older than this: not ready
   // Probes the configuration selected, with their state (from the snapshot).

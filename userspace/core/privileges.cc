@@ -77,7 +77,8 @@ Result<CapabilityDrop> DropCapabilities(int map_fd) {
 
   if (ProcHidePid() && permitted(CAP_SYS_PTRACE)) {
     keep.push_back(CAP_SYS_PTRACE);
-    out.why.emplace_back("/proc is mounted with hidepid: other users' processes are visible only with it");
+    out.why.emplace_back(
+        "/proc is mounted with hidepid: other users' processes are visible only with it");
   }
   // Does this kernel gate bpf() on a capability even for fds we hold?
   // Try with the effective set lowered, then restore.

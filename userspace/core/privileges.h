@@ -26,7 +26,7 @@ struct CapabilityDrop {
   std::vector<std::string> kept;  // "cap_bpf", ...
   std::vector<std::string> why;   // one reason per kept capability
   bool bounding_dropped = false;
-  std::string Summary() const;    // "none" or "cap_bpf (reason); ..."
+  std::string Summary() const;  // "none" or "cap_bpf (reason); ..."
 };
 
 // map_fd: the fd of one loaded BPF map (the probe of the bpf() gate).

@@ -372,7 +372,8 @@ class GpuProbe final : public Probe {
 
   void Metrics(MetricsSink& sink) const override {
     for (const auto& [type, n] : types_) sink.Events(type, n);
-    for (const auto& [code, n] : xids_) sink.Counter(metrics::kGpuXid, {{"code", std::to_string(code)}}, n);
+    for (const auto& [code, n] : xids_)
+      sink.Counter(metrics::kGpuXid, {{"code", std::to_string(code)}}, n);
     for (const auto& [code, n] : sxids_)
       sink.Counter(metrics::kGpuSxid, {{"code", std::to_string(code)}}, n);
     for (const auto& [kind, n] : resets_) sink.Counter(metrics::kGpuResets, {{"kind", kind}}, n);
@@ -615,9 +616,8 @@ class GpuProbe final : public Probe {
   uint64_t sxid_detail_lines_ = 0;
   uint64_t unknown_records_ = 0;
   // For /metrics (cumulative): records per type, Xids / SXids per code, resets per kind.
-  std::map<std::string, uint64_t> types_{{"gpu.xid", 0},         {"gpu.sxid", 0},
-                                         {"gpu.reset", 0},       {"gpu.job", 0},
-                                         {"gpu.fence.stats", 0}};
+  std::map<std::string, uint64_t> types_{
+      {"gpu.xid", 0}, {"gpu.sxid", 0}, {"gpu.reset", 0}, {"gpu.job", 0}, {"gpu.fence.stats", 0}};
   std::map<int, uint64_t> xids_, sxids_;
   std::map<std::string, uint64_t> resets_;
 };

@@ -217,7 +217,8 @@ class TcpRetransmitProbe final : public Probe {
   void Metrics(MetricsSink& sink) const override {
     sink.Events("tcp.retransmit", records_);
     sink.Events("tcp.retransmit.stats", stats_records_);
-    for (const auto& [kind, n] : by_kind_) sink.Counter(metrics::kTcpRetransmits, {{"kind", kind}}, n);
+    for (const auto& [kind, n] : by_kind_)
+      sink.Counter(metrics::kTcpRetransmits, {{"kind", kind}}, n);
   }
 
   void Stop() override {

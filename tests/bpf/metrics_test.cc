@@ -203,6 +203,62 @@ TEST(Metrics, ScrapeAgreesWithHeartbeatAndTriggerCounts) {
   EXPECT_EQ(agent.Stop(), 0);
 }
 
+// Poll /metrics until its heartbeat is later than after_ns; that heartbeat's ns.
+uint64_t ScrapeAfter(int port, uint64_t after_ns, std::map<std::string, std::string>& m) {
+  for (int i = 0; i < 300; ++i) {
+    const Http h = Get(port, "/metrics");
+    if (h.status == 200) {
+      m = ParseSamples(h.body);
+      const uint64_t hb = NanosFromSeconds(m["ksight_heartbeat_timestamp_seconds"]);
+      if (hb > after_ns) return hb;
+    }
+    std::this_thread::sleep_for(100ms);
+  }
+  return 0;
+}
+
+TEST(Metrics, GpuXidCountsMatchTheLinesWritten) {
+  KS_REQUIRE_ROOT();
+  const int port = FreePort();
+  Agent agent({"--probes", "gpu", "--interval", "1s", "--metrics-addr",
+               "127.0.0.1:" + std::to_string(port)},
+              "metrics_gpu");
+  ASSERT_TRUE(agent.WaitRunning());
+  bool attached = false;
+  for (const auto& r : agent.Records())
+    attached |= r["event"]["type"] == "agent.status" && r["status"]["state"] == "attached";
+  if (!attached) GTEST_SKIP() << "the gpu probe cannot run here";
+  // Codes no real driver on a test host reports, so a parallel test's lines cannot count.
+  const std::map<std::string, int> written = {{"9971", 3}, {"9972", 2}};
+  const int fd = ::open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  for (const auto& [code, n] : written) {
+    for (int i = 0; i < n; ++i) {
+      const std::string l = fmt::format(
+          "<4>NVRM: Xid (PCI:0000:9f:00): {}, pid=1, name=ksight-test, metrics {}\n", code, i);
+      ASSERT_EQ(::write(fd, l.data(), l.size()), static_cast<ssize_t>(l.size()));
+    }
+  }
+  ::close(fd);
+  // Two heartbeats later every line was drained before the second one's rollup.
+  std::map<std::string, std::string> m;
+  const uint64_t first = ScrapeAfter(port, NowUnixNs(), m);
+  ASSERT_GT(first, 0u);
+  ASSERT_GT(ScrapeAfter(port, first, m), 0u);
+  for (const auto& [code, n] : written)
+    EXPECT_EQ(U(m, "ksight_gpu_xid_total{code=\"" + code + "\"}"), static_cast<uint64_t>(n))
+        << code;
+  EXPECT_EQ(U(m, R"(ksight_probe_up{probe="gpu"})"), 1u);
+  EXPECT_EQ(agent.Stop(), 0);
+  // And the stream has one gpu.xid record per line.
+  std::map<std::string, int> seen;
+  for (const auto& r : OfType(agent.Records(), "gpu.xid")) {
+    const std::string code = std::to_string(r["xid"]["code"].get<int>());
+    if (written.count(code)) ++seen[code];
+  }
+  EXPECT_EQ(seen, written);
+}
+
 // CapEff/CapPrm/CapBnd/CapAmb of every thread, from /proc/<pid>/task/*/status.
 std::vector<std::map<std::string, uint64_t>> ThreadCaps(int pid) {
   std::vector<std::map<std::string, uint64_t>> out;

@@ -2,13 +2,13 @@
 
 #include <netdb.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <ctime>
 #include <fstream>
 #include <sstream>
 
@@ -80,8 +80,10 @@ std::string BindError(const ListenAddr& a) {
 
 }  // namespace
 
-MetricsServer::MetricsServer(const Options& opt)
-    : opt_(opt), svr_(std::make_unique<httplib::Server>()), boot_time_s_(ReadBootTime()) {}
+MetricsServer::MetricsServer(Options opt)
+    : opt_(std::move(opt)),
+      svr_(std::make_unique<httplib::Server>()),
+      boot_time_s_(ReadBootTime()) {}
 
 MetricsServer::~MetricsServer() { Stop(); }
 

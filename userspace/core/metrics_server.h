@@ -51,7 +51,7 @@ class MetricsServer {
   HealthVerdict Readiness() const;
 
  private:
-  explicit MetricsServer(const Options& opt);
+  explicit MetricsServer(Options opt);
   HealthInputs Inputs() const;
 
   Options opt_;

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -143,6 +144,10 @@ class Agent {
     path_ = ::testing::TempDir() + "/ksight_" + tag + "_" + std::to_string(::getpid()) + ".jsonl";
     std::remove(path_.c_str());
     std::vector<std::string> argv = {KSIGHT_BINARY, "run", "--config", "/dev/null", "--output", path_};
+    // No /metrics unless the test asks: agents of parallel test runs (and a
+    // ksight service on this host) would compete for 127.0.0.1:9815.
+    if (std::find(args.begin(), args.end(), "--metrics-addr") == args.end())
+      argv.insert(argv.end(), {"--metrics-addr", "off"});
     argv.insert(argv.end(), args.begin(), args.end());
     child_ = Child::Spawn(argv, false, false);
   }

@@ -12,10 +12,14 @@
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
+#include <map>
 #include <random>
 
 #include "core/loader.h"
+#include "core/metrics_server.h"
+#include "core/privileges.h"
 #include "core/probe.h"
+#include "core/systemd_notify.h"
 
 namespace ksight {
 
@@ -106,6 +110,8 @@ class Agent {
   void EmitHeartbeatAndLoss(uint64_t start_ns, uint64_t end_ns);
   void RollupAll(uint64_t start_ns, uint64_t end_ns);
   void DrainRings();
+  // /metrics: publish the counters of a heartbeat (or of the start) and the probes' totals.
+  void PublishMetrics(const std::vector<ProbeCounters>& counters, uint64_t heartbeat_unix_ns);
 
   const Config& cfg_;
   HostFeatures host_;
@@ -117,10 +123,22 @@ class Agent {
   // Drops already reported in agent.loss, per probe and reason.
   std::vector<std::array<uint64_t, kDropReasons>> reported_;
   std::vector<uint64_t> reported_agg_;
+  // Metrics, health, systemd.
+  std::unique_ptr<MetricsServer> metrics_;
+  SystemdNotifier notify_;
+  std::map<std::string, std::pair<ProbeRunState, std::string>, std::less<>> probe_state_;
+  std::map<std::string, uint64_t> agent_types_;  // the agent's own records per type
 };
 
 void Agent::EmitStatus(std::string_view state, std::string_view probe, std::string_view reason,
                        const Details& details) {
+  ++agent_types_["agent.status"];
+  if (!probe.empty()) {
+    const ProbeRunState st = state == "attached" ? ProbeRunState::kAttached
+                             : state == "failed" ? ProbeRunState::kFailed
+                                                 : ProbeRunState::kDisabled;
+    probe_state_[std::string(probe)] = {st, std::string(reason)};
+  }
   auto& w = out_->Begin(0, "agent.status", Clock::UnixNs());
   w.KObject("status");
   w.KV("state", state);
@@ -165,6 +183,7 @@ void Agent::EmitHeartbeatAndLoss(uint64_t start_ns, uint64_t end_ns) {
   snap.reserve(n);
   for (size_t i = 0; i < n; ++i) snap.push_back(out_->counters(static_cast<ProbeId>(i)));
 
+  ++agent_types_["agent.heartbeat"];
   auto& w = out_->Begin(0, "agent.heartbeat", end_ns);
   w.KObject("counters");
   for (size_t i = 0; i < n; ++i) {
@@ -190,6 +209,7 @@ void Agent::EmitHeartbeatAndLoss(uint64_t start_ns, uint64_t end_ns) {
       const uint64_t delta = c.dropped[r] - reported_[i][r];
       if (delta == 0) continue;
       reported_[i][r] = c.dropped[r];
+      ++agent_types_["agent.loss"];
       auto& lw = out_->Begin(0, "agent.loss", end_ns);
       lw.KObject("loss").KV("probe", out_->probe_name(static_cast<ProbeId>(i)));
       lw.KV("reason", DropReasonName(static_cast<DropReason>(r)));
@@ -202,6 +222,7 @@ void Agent::EmitHeartbeatAndLoss(uint64_t start_ns, uint64_t end_ns) {
     if (c.aggregation_lost > reported_agg_[i]) {
       const uint64_t delta = c.aggregation_lost - reported_agg_[i];
       reported_agg_[i] = c.aggregation_lost;
+      ++agent_types_["agent.loss"];
       auto& lw = out_->Begin(0, "agent.loss", end_ns);
       lw.KObject("loss").KV("probe", out_->probe_name(static_cast<ProbeId>(i)));
       lw.KV("reason", "map_full").KV("count", delta).KV("total", c.aggregation_lost);
@@ -211,6 +232,38 @@ void Agent::EmitHeartbeatAndLoss(uint64_t start_ns, uint64_t end_ns) {
     }
   }
   out_->Flush();
+  PublishMetrics(snap, end_ns);
+}
+
+void Agent::PublishMetrics(const std::vector<ProbeCounters>& counters, uint64_t heartbeat_unix_ns) {
+  if (!metrics_) return;
+  auto s = std::make_shared<MetricsSnapshot>();
+  s->version = KSIGHT_VERSION;
+  s->revision = KSIGHT_GIT;
+  s->heartbeat_unix_ns = heartbeat_unix_ns;
+  for (size_t i = 0; i < counters.size(); ++i) {
+    ProbeMetrics pm;
+    pm.name = out_->probe_name(static_cast<ProbeId>(i));
+    pm.is_probe = i != 0;
+    if (auto it = probe_state_.find(pm.name); pm.is_probe && it != probe_state_.end()) {
+      pm.state = it->second.first;
+      pm.reason = it->second.second;
+    }
+    const ProbeCounters& c = counters[i];
+    pm.seen = c.seen;
+    pm.emitted = c.emitted;
+    pm.aggregation_lost = c.aggregation_lost;
+    for (size_t r = 0; r < kDropReasons; ++r)
+      pm.dropped.emplace_back(DropReasonName(static_cast<DropReason>(r)), c.dropped[r]);
+    s->probes.push_back(std::move(pm));
+  }
+  MetricsSink agent_sink(s->probe_samples, out_->probe_name(0));
+  for (const auto& [type, n] : agent_types_) agent_sink.Events(type, n);
+  for (const auto& ap : probes_) {
+    MetricsSink sink(s->probe_samples, out_->probe_name(ap->id));
+    ap->probe->Metrics(sink);
+  }
+  metrics_->Publish(std::move(s));
 }
 
 int Agent::Run() {
@@ -225,6 +278,19 @@ int Agent::Run() {
     return kExitUsage;
   }
   filters_ = std::move(filters.value());
+  // Bind /metrics first: a busy or wrong address fails here, with one line.
+  if (auto addr = ParseListenAddr(cfg_.metrics_addr); addr && !addr->off) {
+    MetricsServer::Options mo;
+    mo.addr = *addr;
+    mo.ready_stale_ns = std::max<uint64_t>(5'000'000'000ULL,
+                                           50 * static_cast<uint64_t>(cfg_.drain_interval.count()));
+    auto srv = MetricsServer::Listen(mo);
+    if (!srv) {
+      spdlog::error("{}", srv.status().message());
+      return kExitRuntime;
+    }
+    metrics_ = std::move(srv.value());
+  }
   if (!host_.tracefs()) spdlog::warn("{}", host_.tracefs_error());
   if (host_.tracefs_mounted_by_us()) spdlog::info("mounted tracefs at {}", host_.tracefs_path());
 
@@ -302,6 +368,7 @@ int Agent::Run() {
       }
     }
     spdlog::info("probe {} attached ({})", info->name, chk.reason);
+    if (metrics_) metrics_->LoopTick(Clock::BootNs());
     EmitStatus("attached", info->name, chk.reason, ap->probe->StatusDetails());
     probes_.push_back(std::move(ap));
   }
@@ -314,8 +381,30 @@ int Agent::Run() {
   const double startup_ms = static_cast<double>(Clock::BootNs() - t0) / 1e6;
   spdlog::info("{} probe(s) attached in {:.1f} ms; writing to {}", probes_.size(), startup_ms,
                cfg_.output == "-" ? "stdout" : cfg_.output);
-  EmitStatus("running", "", fmt::format("{} probe(s) attached in {:.1f} ms", probes_.size(), startup_ms));
+  // Least privilege: attach is done; keep only what the run needs from here
+  // (before any thread starts: capabilities are per thread).
+  Details running_details;
+  if (auto caps = DropCapabilities(probes_.front()->probe->RingFd()); caps) {
+    spdlog::info("capabilities dropped; kept: {}", caps->Summary());
+    running_details.emplace_back("capabilities", caps->Summary());
+  } else {
+    spdlog::warn("could not drop capabilities: {}", caps.status().message());
+    running_details.emplace_back("capabilities", "not dropped: " + caps.status().message());
+  }
+  const std::string running =
+      fmt::format("{} probe(s) attached in {:.1f} ms", probes_.size(), startup_ms);
+  EmitStatus("running", "", running, running_details);
   out_->Flush();
+  if (metrics_) {
+    std::vector<ProbeCounters> now_counters;
+    for (size_t i = 0; i < out_->probe_count(); ++i)
+      now_counters.push_back(out_->counters(static_cast<ProbeId>(i)));
+    PublishMetrics(now_counters, 0);
+    metrics_->DrainTick(Clock::BootNs());  // the rings were just created: nothing is behind
+    metrics_->SetPhase(AgentPhase::kRunning);
+    metrics_->Start();
+  }
+  notify_.Ready(running);
 
   FdCloser ep{epoll_create1(EPOLL_CLOEXEC)};
   epoll_event ev{};
@@ -354,6 +443,11 @@ int Agent::Run() {
     }
     DrainRings();
     const uint64_t now = Clock::BootNs();
+    if (metrics_) {
+      metrics_->LoopTick(now);
+      metrics_->DrainTick(now);
+    }
+    notify_.Tick(now);
     if (now >= deadline) stop = true;
     if (now >= next_rollup && !stop) {
       const uint64_t end_unix = Clock::UnixNs();
@@ -369,6 +463,8 @@ int Agent::Run() {
 
   // Shutdown: detach, drain what is left in the rings, final rollups, flush.
   spdlog::info("stopping ({})", stop_reason);
+  notify_.Stopping(stop_reason);
+  if (metrics_) metrics_->SetPhase(AgentPhase::kStopping);
   for (auto& ap : probes_) ap->probe->Stop();
   DrainRings();
   const uint64_t end_unix = Clock::UnixNs();

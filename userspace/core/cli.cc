@@ -13,7 +13,8 @@ namespace {
 struct Flags {
   std::string config;
   std::vector<std::string> probes;
-  std::string output, interval, duration, slow, ring_size, log_level, drain_interval, host_name;
+  std::string output, interval, duration, slow, ring_size, log_level, drain_interval, host_name,
+      metrics_addr;
   std::vector<uint32_t> pids;
   std::vector<std::string> comms, cgroups, watch_errnos;
   std::vector<uint16_t> ports;
@@ -45,6 +46,8 @@ void AddRunFlags(CLI::App* app, Flags& f) {
   app->add_option("--drain-interval", f.drain_interval, "ring drain period, e.g. 5ms");
   app->add_option("--log-level", f.log_level, "agent log level on stderr (info, debug, ...)");
   app->add_option("--host-name", f.host_name, "host.name in records (default: hostname)");
+  app->add_option("--metrics-addr", f.metrics_addr,
+                  "/metrics, /healthz, /readyz on HOST:PORT, or off (default 127.0.0.1:9815)");
 }
 
 // Apply the flags the user gave on top of cfg (file values or defaults).
@@ -70,6 +73,7 @@ Status ApplyFlags(CLI::App* app, const Flags& f, Config& cfg) {
   if (given("--port")) cfg.tcp_ports = f.ports;
   if (given("--log-level")) cfg.log_level = f.log_level;
   if (given("--host-name")) cfg.host_name = f.host_name;
+  if (given("--metrics-addr")) cfg.metrics_addr = f.metrics_addr;
   if (given("--ring-size")) {
     auto s = ParseSize(f.ring_size);
     if (!s) return s.status().With("--ring-size");

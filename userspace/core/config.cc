@@ -9,6 +9,8 @@
 
 #include <toml++/toml.h>
 
+#include "core/metrics.h"
+
 namespace ksight {
 namespace {
 
@@ -200,8 +202,8 @@ Status ParseConfigText(std::string_view text, std::string_view source, Config& c
   }
   TableReader r(root, source, "");
   KS_RETURN_IF_ERROR(r.Unknown({"probes", "output", "interval", "duration", "drain_interval",
-                                "log_level", "host_name", "ring_size", "filter", "syscalls",
-                                "tcp_retransmit"}));
+                                "log_level", "host_name", "ring_size", "metrics_addr", "filter",
+                                "syscalls", "tcp_retransmit"}));
   KS_RETURN_IF_ERROR(r.Array(std::string_view("probes"), cfg.probes, "strings", AsString));
   KS_RETURN_IF_ERROR(r.String("output", cfg.output));
   KS_RETURN_IF_ERROR(r.Duration("interval", cfg.interval));
@@ -210,6 +212,7 @@ Status ParseConfigText(std::string_view text, std::string_view source, Config& c
   KS_RETURN_IF_ERROR(r.String("log_level", cfg.log_level));
   KS_RETURN_IF_ERROR(r.String("host_name", cfg.host_name));
   KS_RETURN_IF_ERROR(r.Size("ring_size", cfg.ring_bytes));
+  KS_RETURN_IF_ERROR(r.String("metrics_addr", cfg.metrics_addr));
 
   auto sub = [&](std::string_view name) -> Result<const toml::table*> {
     const auto* n = root.get(name);
@@ -275,6 +278,7 @@ Status ValidateConfig(const Config& cfg) {
   if (!kLevels.count(cfg.log_level))
     return Status::Error(fmt::format("log_level '{}' is not one of trace, debug, info, warn, error, "
                                      "critical, off", cfg.log_level));
+  if (auto a = ParseListenAddr(cfg.metrics_addr); !a) return a.status();
   if (cfg.syscall_stats_entries < 16)
     return Status::Error("syscalls.stats_entries must be at least 16");
   for (const auto& c : cfg.comms) {
@@ -316,6 +320,10 @@ host_name = ""
 
 # BPF ring buffer size per probe (power of two).
 ring_size = "4MiB"
+
+# Prometheus /metrics, /healthz and /readyz: HOST:PORT ([::1]:9815 for IPv6), or "off".
+# Loopback by default; 0.0.0.0:9815 exposes it to the network.
+metrics_addr = "127.0.0.1:9815"
 
 [filter]
 # Trace only matching processes (a process must match every kind that is set).

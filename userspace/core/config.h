@@ -23,6 +23,8 @@ struct Config {
   Nanos drain_interval = std::chrono::milliseconds(5);
   std::string log_level = "info";
   std::string host_name;  // empty = gethostname()
+  // /metrics, /healthz, /readyz: "HOST:PORT", "[V6]:PORT" or "off".
+  std::string metrics_addr = "127.0.0.1:9815";
 
   // Filters (repeatable): a process must match every kind that is set.
   std::vector<uint32_t> pids;

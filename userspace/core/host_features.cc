@@ -1,6 +1,7 @@
 #include "core/host_features.h"
 
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include <cstdio>
 #include <fstream>
 #include <string>
 
@@ -29,6 +31,7 @@ uint64_t CapEff() {
 }
 
 constexpr int kCapSysAdmin = 21;
+constexpr int kCapSysResource = 24;
 constexpr int kCapPerfmon = 38;
 constexpr int kCapBpf = 39;
 
@@ -59,11 +62,34 @@ HostFeatures HostFeatures::Probe(bool mount_tracefs) {
 
   const uint64_t caps = CapEff();
   auto has = [&](int cap) { return (caps >> cap) & 1; };
+  int major = 0, minor = 0;
+  std::sscanf(h.kernel_release_.c_str(), "%d.%d", &major, &minor);
+  const auto before = [&](int ma, int mi) { return major < ma || (major == ma && minor < mi); };
   h.privileged_ = has(kCapSysAdmin) || (has(kCapBpf) && has(kCapPerfmon));
   if (!h.privileged_) {
+    std::string missing;
+    if (before(5, 8)) {
+      missing = "CAP_SYS_ADMIN (this kernel predates CAP_BPF and CAP_PERFMON, added in 5.8)";
+    } else {
+      if (!has(kCapBpf)) missing = "CAP_BPF";
+      if (!has(kCapPerfmon)) missing += missing.empty() ? "CAP_PERFMON" : " and CAP_PERFMON";
+    }
     h.privilege_error_ = fmt::format(
-        "ksight needs root, or CAP_BPF and CAP_PERFMON (effective capabilities here: {:#x}); run it "
-        "with sudo, or grant them: setcap cap_bpf,cap_perfmon+ep ksight", caps);
+        "ksight needs root, or CAP_BPF and CAP_PERFMON (missing here: {}; effective capabilities: "
+        "{:#x}); run it with sudo, or grant them: setcap cap_bpf,cap_perfmon+ep ksight",
+        missing, caps);
+  } else if (before(5, 11) && !has(kCapSysResource)) {
+    // Before 5.11 BPF maps are charged to RLIMIT_MEMLOCK; libbpf raises it,
+    // which needs CAP_SYS_RESOURCE unless the limit is already unlimited.
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+      h.privileged_ = false;
+      h.privilege_error_ = fmt::format(
+          "ksight needs CAP_SYS_RESOURCE on kernels before 5.11 ({} here: BPF maps count against "
+          "RLIMIT_MEMLOCK, {} KiB now); run it as root, grant cap_sys_resource, or raise the "
+          "limit (LimitMEMLOCK=infinity in the unit, ulimit -l unlimited)",
+          h.kernel_release_, rl.rlim_cur / 1024);
+    }
   }
 
   h.vmlinux_btf_ = btf__load_vmlinux_btf();

@@ -30,7 +30,8 @@ class HostFeatures {
   const std::string& tracefs_path() const { return tracefs_path_; }
   const std::string& tracefs_error() const { return tracefs_error_; }
   bool tracefs_mounted_by_us() const { return tracefs_mounted_by_us_; }
-  // CAP_BPF + CAP_PERFMON, or CAP_SYS_ADMIN.
+  // CAP_BPF + CAP_PERFMON, or CAP_SYS_ADMIN; before 5.11 also CAP_SYS_RESOURCE
+  // (or an unlimited RLIMIT_MEMLOCK). The error names what is missing.
   bool privileged() const { return privileged_; }
   const std::string& privilege_error() const { return privilege_error_; }
 

@@ -18,6 +18,7 @@
 
 #include "core/config.h"
 #include "core/host_features.h"
+#include "core/metrics.h"
 #include "core/output.h"
 #include "core/status.h"
 
@@ -82,6 +83,10 @@ class Probe {
   virtual BpfTotals ReadBpfTotals() const = 0;
   // What was chosen at Start() (hooks, kinds available), for agent.status.
   virtual Details StatusDetails() const { return {}; }
+  // Cumulative, monotonic totals for /metrics, from what the probe already
+  // aggregates: records produced per type (sink.Events) and its own families
+  // (no per-process labels). Called on the agent thread at each heartbeat.
+  virtual void Metrics(MetricsSink& /*sink*/) const {}
   virtual void Stop() = 0;
 };
 

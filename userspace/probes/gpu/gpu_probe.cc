@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <unordered_map>
 #include <vector>
@@ -378,6 +379,15 @@ class GpuProbe final : public Probe {
 
   Details StatusDetails() const override { return PlanDetails(plan_); }
 
+  void Metrics(MetricsSink& sink) const override {
+    for (const auto& [type, n] : types_) sink.Events(type, n);
+    for (const auto& [code, n] : xids_)
+      sink.Counter(metrics::kGpuXid, {{"code", std::to_string(code)}}, n);
+    for (const auto& [code, n] : sxids_)
+      sink.Counter(metrics::kGpuSxid, {{"code", std::to_string(code)}}, n);
+    for (const auto& [kind, n] : resets_) sink.Counter(metrics::kGpuResets, {{"kind", kind}}, n);
+  }
+
   void Stop() override {
     links_.clear();
     stopping_ = true;
@@ -478,6 +488,8 @@ class GpuProbe final : public Probe {
     }
     std::vector<MergedXid> ready;
     if (auto* reset = std::get_if<gpu::ResetEvent>(&*ev)) {
+      ++types_["gpu.reset"];
+      ++resets_[std::string(gpu::ResetKindName(reset->kind))];
       auto& w = ctx_->out.Begin(ctx_->id, "gpu.reset", ctx_->clock.ToUnix(r.hdr.ts_ns));
       gpu::WriteResetBody(w, *reset, ReporterOf(r.task));
       ctx_->out.End();
@@ -541,6 +553,12 @@ class GpuProbe final : public Probe {
     std::sort(ready.begin(), ready.end(),
               [](const MergedXid& a, const MergedXid& b) { return a.ts_ns < b.ts_ns; });
     for (const auto& m : ready) {
+      ++types_[std::string(gpu::XidRecordType(m))];
+      if (const auto* x = std::get_if<gpu::XidEvent>(&m.event)) {
+        ++xids_[x->code];
+      } else {
+        ++sxids_[std::get<gpu::SxidEvent>(m.event).code];
+      }
       auto& w = ctx_->out.Begin(ctx_->id, gpu::XidRecordType(m), ctx_->clock.ToUnix(m.ts_ns));
       gpu::WriteXidBody(w, m);
       ctx_->out.End();
@@ -552,6 +570,7 @@ class GpuProbe final : public Probe {
   void OnJob(const ks_gpu_job_rec& r) {
     auto job = jobs_.OnRecord(r);
     if (!job) return;
+    ++types_["gpu.job"];
     auto& w = ctx_->out.Begin(ctx_->id, "gpu.job", ctx_->clock.ToUnix(job->record.queue_ts_ns));
     gpu::WriteJobBody(w, job->record, job->extras);
     ctx_->out.End();
@@ -573,6 +592,7 @@ class GpuProbe final : public Probe {
       const FenceStats d = gpu::FenceDelta(cur, last);
       last = cur;
       if (d.empty()) continue;
+      ++types_["gpu.fence.stats"];
       auto& w = ctx_->out.Begin(ctx_->id, "gpu.fence.stats", end_ns);
       gpu::WriteFenceStatsBody(w, gpu::FenceKeyDriver(key), gpu::FenceKeyTimeline(key), d);
       w.KObject("interval").Key("start").Rfc3339(start_ns).Key("end").Rfc3339(end_ns);
@@ -604,6 +624,11 @@ class GpuProbe final : public Probe {
   uint64_t log_not_events_ = 0;
   uint64_t sxid_detail_lines_ = 0;
   uint64_t unknown_records_ = 0;
+  // For /metrics (cumulative): records per type, Xids / SXids per code, resets per kind.
+  std::map<std::string, uint64_t> types_{
+      {"gpu.xid", 0}, {"gpu.sxid", 0}, {"gpu.reset", 0}, {"gpu.job", 0}, {"gpu.fence.stats", 0}};
+  std::map<int, uint64_t> xids_, sxids_;
+  std::map<std::string, uint64_t> resets_;
 };
 
 }  // namespace

@@ -99,6 +99,7 @@ class SyscallsProbe final : public Probe {
     if (size < sizeof(ks_syscall_rec)) return;
     ks_syscall_rec r;
     std::memcpy(&r, data, sizeof(r));
+    ++records_;
     auto& w = ctx_->out.Begin(ctx_->id, "syscall", ctx_->clock.ToUnix(r.hdr.ts_ns));
     WriteProcess(w, r.task, containers_);
     w.KObject("syscall");
@@ -154,6 +155,9 @@ class SyscallsProbe final : public Probe {
         if (!ProcessExists(key.tgid)) gone.push_back(key);
         continue;
       }
+      Totals& t = totals_[key.nr];
+      t.count += d.count;
+      t.errors += d.errors;
       EmitStats(key, d, errnos[KeyOf(key)], start_ns, end_ns);
     }
     // Forget processes that exited: everything they did was reported.
@@ -171,6 +175,16 @@ class SyscallsProbe final : public Probe {
   Details StatusDetails() const override {
     return {{"hook", use_btf_ ? "tp_btf" : "tracepoint"},
             {"slow_threshold", FormatDuration(ctx_->cfg.slow)}};
+  }
+
+  void Metrics(MetricsSink& sink) const override {
+    sink.Events("syscall", records_);
+    sink.Events("syscall.stats", stats_records_);
+    for (const auto& [nr, t] : totals_) {
+      const std::string name(syscalls::SyscallName(nr));
+      sink.Counter(metrics::kSyscalls, {{"syscall", name}}, t.count);
+      sink.Counter(metrics::kSyscallErrors, {{"syscall", name}}, t.errors);
+    }
   }
 
   void Stop() override {
@@ -194,6 +208,7 @@ class SyscallsProbe final : public Probe {
     t.pid = key.tgid;
     t.cgroup_id = any.cgroup_id;
     std::memcpy(t.comm, any.comm, sizeof(t.comm));
+    ++stats_records_;
     auto& w = ctx_->out.Begin(ctx_->id, "syscall.stats", end_ns);
     w.KObject("process");
     w.KV("pid", t.pid).KV("comm", CommView(t.comm)).KV("cgroup_id", t.cgroup_id);
@@ -253,6 +268,12 @@ class SyscallsProbe final : public Probe {
   std::unordered_map<uint64_t, StatsValue> prev_;
   std::unordered_map<ErrKey, uint64_t, ErrKeyHash> errno_prev_;
   ContainerCache containers_;
+  // For /metrics: cumulative per syscall (sum of the interval deltas), records per type.
+  struct Totals {
+    uint64_t count = 0, errors = 0;
+  };
+  std::map<uint32_t, Totals> totals_;
+  uint64_t records_ = 0, stats_records_ = 0;
 };
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <sys/utsname.h>
 
 #include <cstdlib>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -166,6 +167,8 @@ class TcpRetransmitProbe final : public Probe {
       bad_record_logged_ = true;
       return;
     }
+    ++by_kind_[std::string(tcp::KindName(rec->kind))];
+    ++records_;
     auto& w = ctx_->out.Begin(ctx_->id, "tcp.retransmit", ctx_->clock.ToUnix(rec->hdr.ts_ns));
     tcp::WriteRetransmit(w, *rec, containers_);
     ctx_->out.End();
@@ -182,6 +185,7 @@ class TcpRetransmitProbe final : public Probe {
           overflow, flows_.size());
     }
     for (const tcp::FlowStats& f : flows_.Drain()) {
+      ++stats_records_;
       auto& w = ctx_->out.Begin(ctx_->id, "tcp.retransmit.stats", end_ns);
       tcp::WriteFlowStats(w, f, containers_);
       w.KObject("interval").Key("start").Rfc3339(start_ns).Key("end").Rfc3339(end_ns);
@@ -210,6 +214,13 @@ class TcpRetransmitProbe final : public Probe {
     return d;
   }
 
+  void Metrics(MetricsSink& sink) const override {
+    sink.Events("tcp.retransmit", records_);
+    sink.Events("tcp.retransmit.stats", stats_records_);
+    for (const auto& [kind, n] : by_kind_)
+      sink.Counter(metrics::kTcpRetransmits, {{"kind", kind}}, n);
+  }
+
   void Stop() override {
     if (skel_) ks_tcp_retransmit__detach(skel_.get());
   }
@@ -230,6 +241,9 @@ class TcpRetransmitProbe final : public Probe {
   uint64_t overflow_reported_ = 0;
   bool bad_record_logged_ = false;
   ContainerCache containers_;
+  // For /metrics: retransmits per kind (every kind listed from the start), records per type.
+  std::map<std::string, uint64_t> by_kind_{{"retransmit", 0}, {"synack", 0}, {"tlp", 0}};
+  uint64_t records_ = 0, stats_records_ = 0;
 };
 
 }  // namespace

@@ -18,7 +18,9 @@
 # instead of the generated one. The generated /payload/plan.sh runs each plan
 # (tests/vm/plans/<name>.sh, all of them by default, in name order) under a time limit.
 # tests/triggers/vgem_fence.c is built statically into bin/ unless the payload has one;
-# this machine's iproute2 tc and ip are copied into bin/ too (VM_HOST_TOOLS, "" for none).
+# this machine's iproute2 tc and ip are copied into bin/ too (VM_HOST_TOOLS, "" for none);
+# tests/vm/sched-module is built for the kernels in VM_SCHED_MODULE (default 6.1) into
+# modules/<kver>/ (tests/vm/build-sched-module.sh).
 #
 # Output: $VM_BUILD/results/<label>.txt (the KSIGHT-* lines of that kernel),
 # $VM_BUILD/results/table.txt (the tables printed at the end: check x kernel with
@@ -42,7 +44,7 @@ plans=${VM_PLANS:-}
 # One TCG guest keeps a host core busy; leave half the cores to everything else.
 jobs=${VM_JOBS:-$(($(nproc) / 2))}
 report_only=${VM_REPORT_ONLY:-0}
-boot_timeout=${VM_TIMEOUT:-240}
+boot_timeout=${VM_TIMEOUT:-360}
 plan_timeout=${VM_PLAN_TIMEOUT:-150}
 while (($#)); do
 	case $1 in
@@ -110,6 +112,22 @@ fi
 # mkinitramfs.sh adds their shared libraries.
 for t in ${VM_HOST_TOOLS-/usr/sbin/tc /usr/sbin/ip}; do
 	[[ -x $t && ! -e $stage/bin/$(basename "$t") ]] && cp "$t" "$stage/bin/"
+done
+# The DRM scheduler test module (tests/vm/sched-module), built against Debian's headers
+# for the kernels listed in VM_SCHED_MODULE (default 6.1, the API it is written for; ""
+# for none): /payload/modules/<kver>/ksight_sched_test.ko. Without it the gpu plan's
+# agent.gpu.job check skips.
+for l in ${VM_SCHED_MODULE-6.1}; do
+	[[ " ${vm_labels[*]} " == *" $l "* && -f $VM_BUILD/kernels.$l.tsv ]] || continue
+	t=$(now)
+	if ko=$("$here/build-sched-module.sh" "$l" 2>>"$VM_BUILD/sched-module.log"); then
+		kv=$(cut -f3 "$VM_BUILD/kernels.$l.tsv")
+		mkdir -p "$stage/modules/$kv"
+		cp "$ko" "$stage/modules/$kv/"
+		log "$l: DRM scheduler test module ready in $(since "$t") s"
+	else
+		log "$l: no DRM scheduler test module ($(tail -n1 "$VM_BUILD/sched-module.log")); agent.gpu.job skips"
+	fi
 done
 if [[ -z $plans ]]; then
 	plans=$(for p in "$stage"/plans/*.sh; do [[ -e $p ]] && basename "$p" .sh; done | tr '\n' ' ')

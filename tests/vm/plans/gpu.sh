@@ -16,6 +16,10 @@
 #   agent.gpu.xid        Xid/SXid lines written to /dev/kmsg (3 Xids, 1 SXid + its detail
 #                        line, 3 lines that are no fault) give exactly 3 gpu.xid records
 #                        (codes 79 94 13, bus ids, MIG instance) and 1 gpu.sxid
+#   agent.gpu.job        where the payload has tests/vm/sched-module built for this kernel
+#                        (6.1): insmod ksight_sched_test.ko jobs=N (N = GPU_JOBS, default 5)
+#                        runs N jobs through a real DRM scheduler "ksight0": exactly N
+#                        gpu.job records on ring ksight0, each with queue_wait_ns and run_ns
 #   agent.gpu.exit       the agent exited 0 after SIGINT
 # On kernels before 5.19 printk:console fires only for lines the console prints; when the
 # agent's printk verdict says so, the plan follows its advice (console_loglevel 5) for
@@ -28,7 +32,7 @@ gp_vgem=$(ksight_find vgem_fence)
 gp_n=${GPU_FENCES:-20}
 gp_d=/tmp/ksight-gpu.$$
 mkdir -p "$gp_d"
-gp_checks="agent.gpu.attached agent.gpu.fence agent.gpu.sched agent.gpu.xid agent.gpu.exit"
+gp_checks="agent.gpu.attached agent.gpu.fence agent.gpu.sched agent.gpu.job agent.gpu.xid agent.gpu.exit"
 
 if [ -z "$gp_bin" ]; then
 	for gp_c in $gp_checks; do
@@ -60,7 +64,7 @@ if ! gp_wait_for "$gp_out" '"state":"running"' 600; then
 	ksight_fail agent.gpu.attached "no running state in 60s: $(gp_tail "$gp_d/agent.err")"
 	kill -KILL "$gp_apid" 2>/dev/null
 	wait "$gp_apid"
-	for gp_c in agent.gpu.fence agent.gpu.sched agent.gpu.xid agent.gpu.exit; do
+	for gp_c in agent.gpu.fence agent.gpu.sched agent.gpu.job agent.gpu.xid agent.gpu.exit; do
 		ksight_skip "$gp_c" "the agent did not start"
 	done
 	exit 0
@@ -140,6 +144,24 @@ else
 	gp_fence_ran=1
 fi
 
+# --- gpu.job: real jobs through a real DRM scheduler (the test module) -------------------
+gp_jobs=${GPU_JOBS:-5}
+gp_ko=$KSIGHT_PAYLOAD/modules/$(uname -r)/ksight_sched_test.ko
+gp_job_ran=0
+if [ ! -f "$gp_ko" ]; then
+	ksight_skip agent.gpu.job "no DRM scheduler test module for $(uname -r) (tests/vm/build-sched-module.sh builds it for 6.1 only)"
+	ksight_table gpu/gpu.job "n/a"
+elif ! ksight_have_module gpu_sched; then
+	ksight_skip agent.gpu.job "gpu_sched not loaded"
+	ksight_table gpu/gpu.job "n/a"
+else
+	gp_job_err=$(insmod "$gp_ko" jobs="$gp_jobs" 2>&1)
+	gp_job_rc=$?
+	gp_job_log=$(dmesg 2>/dev/null | grep 'ksight_sched_test:' | tail -n1 | sed 's/^\[[^]]*\] //')
+	rmmod ksight_sched_test 2>/dev/null
+	gp_job_ran=1
+fi
+
 # --- Xid lines through /dev/kmsg ------------------------------------------------------
 gp_level=""
 case $gp_printk in
@@ -190,6 +212,19 @@ if [ "$gp_fence_ran" = 1 ]; then
 		ksight_fail agent.gpu.fence "$gp_fd err=$(head -c 150 "$gp_d/vgem.err")"
 	fi
 	ksight_table gpu/gpu.fence.stats "sig:$gp_sig/$gp_n,wait:$gp_wait/$gp_n"
+fi
+
+if [ "$gp_job_ran" = 1 ]; then
+	gp_nj=$(grep '"type":"gpu.job"' "$gp_out" | grep -c '"ring":"ksight0"')
+	gp_run=$(grep '"type":"gpu.job"' "$gp_out" | grep '"ring":"ksight0"' | grep '"queue_wait_ns":[0-9]' | grep -c '"run_ns":[0-9]')
+	gp_comm=$(grep '"type":"gpu.job"' "$gp_out" | grep '"ring":"ksight0"' | sed -n 's/.*"comm":"\([^"]*\)".*/\1/p' | sort -u | tr '\n' ' ')
+	gp_jd="gpu.job ring ksight0=$gp_nj/$gp_jobs with queue_wait+run=$gp_run comm=[$gp_comm] insmod_rc=$gp_job_rc module: $gp_job_log $gp_job_err"
+	if [ "$gp_job_rc" = 0 ] && [ "$gp_nj" = "$gp_jobs" ] && [ "$gp_run" = "$gp_jobs" ]; then
+		ksight_pass agent.gpu.job "$gp_jd"
+	else
+		ksight_fail agent.gpu.job "$gp_jd"
+	fi
+	ksight_table gpu/gpu.job "$gp_nj/$gp_jobs"
 fi
 
 # Xid records: exactly the three faults, in order, with their bus ids and MIG instance.

@@ -2,16 +2,18 @@
 # Build tests/vm/sched-module (ksight_sched_test.ko: jobs through a real DRM scheduler)
 # against Debian's linux-headers of one kernel of the matrix.
 #
-# Usage: tests/vm/build-sched-module.sh LABEL      (only 6.1: the module uses the 6.1
-#                                                   scheduler API)
+# Usage: tests/vm/build-sched-module.sh LABEL      (5.10 or 6.1: the scheduler APIs the
+#                                                   module is written for)
 # Env:   VM_BUILD (default build/vm); fetch-kernels.sh must have run for LABEL (it writes
 #        $VM_BUILD/kernels.LABEL.tsv and the suite's private apt config).
 #
 # The headers come through the same private apt configuration as the kernels
 # ($VM_BUILD/apt/<suite>/, never the machine's own): linux-headers-<kver>,
 # linux-headers-<kver minus -amd64>-common and linux-kbuild-<major.minor>, of the kernel's
-# exact Debian version, unpacked under $VM_BUILD/headers/<kver>/. Debian builds 6.1 with
-# gcc-12, bookworm's compiler. Prints the path of the module on stdout.
+# exact Debian version, unpacked under $VM_BUILD/headers/<kver>/. The compiler: the one
+# the kernel was built with when installed (6.1: gcc-12, bookworm's), else gcc-12 (5.10
+# was built with gcc-10; a module this small builds and loads fine with 12).
+# Prints the path of the module on stdout.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -24,7 +26,7 @@ die() {
 	exit 1
 }
 
-[[ $label == 6.1 ]] || die "only label 6.1 is supported (the module uses the 6.1 drm_sched API)"
+[[ $label == 6.1 || $label == 5.10 ]] || die "label $label: the module is written for the drm_sched API of 5.10 and 6.1 only"
 tsv=$VM_BUILD/kernels.$label.tsv
 [[ -f $tsv ]] || die "no $tsv (run tests/vm/fetch-kernels.sh $label first)"
 IFS=$'\t' read -r _ suite kver pkgver _ _ <"$tsv"
@@ -35,7 +37,6 @@ if [[ -f $ko && $ko -nt $here/sched-module/ksight_sched_test.c ]]; then
 	exit 0
 fi
 
-command -v "gcc-12" >/dev/null || die "no gcc-12 (Debian builds $kver with it)"
 d=$VM_BUILD/apt/$suite
 [[ -f $d/sources.list ]] || die "no private apt config $d (run tests/vm/fetch-kernels.sh $label)"
 opts=(-o "Dir::Etc::SourceList=$d/sources.list" -o Dir::Etc::SourceParts=/dev/null
@@ -63,10 +64,18 @@ if [[ ! -f $hroot/.ksight-complete ]]; then
 	sed -i "s#^include /usr/src/#include $hroot/usr/src/#" "$hroot/usr/src/linux-headers-$kver/Makefile"
 	touch "$hroot/.ksight-complete"
 fi
+kcc=$(sed -n 's/^CONFIG_CC_VERSION_TEXT="\(x86_64-linux-gnu-\)\{0,1\}\(gcc-[0-9]*\) .*/\2/p' \
+	"$hroot/usr/src/linux-headers-$kver/.config")
+cc=${kcc:-gcc-12}
+if ! command -v "$cc" >/dev/null; then
+	command -v gcc-12 >/dev/null || die "neither $cc (the compiler of $kver) nor gcc-12 installed"
+	log "$kver was built with $cc, not installed: using gcc-12"
+	cc=gcc-12
+fi
 rm -rf "$out"
 mkdir -p "$out"
 cp "$here/sched-module/ksight_sched_test.c" "$here/sched-module/Kbuild" "$out/"
-make -s -C "$hroot/usr/src/linux-headers-$kver" M="$out" modules >"$out/build.log" 2>&1 ||
+make -s -C "$hroot/usr/src/linux-headers-$kver" M="$out" CC="$cc" modules >"$out/build.log" 2>&1 ||
 	die "module build failed: $(tail -n 5 "$out/build.log" | tr '\n' ' ')"
-log "built $ko for $kver ($pkgver)"
+log "built $ko for $kver ($pkgver) with $cc"
 echo "$ko"

@@ -19,7 +19,7 @@
 # (tests/vm/plans/<name>.sh, all of them by default, in name order) under a time limit.
 # tests/triggers/vgem_fence.c is built statically into bin/ unless the payload has one;
 # this machine's iproute2 tc and ip are copied into bin/ too (VM_HOST_TOOLS, "" for none);
-# tests/vm/sched-module is built for the kernels in VM_SCHED_MODULE (default 6.1) into
+# tests/vm/sched-module is built for the kernels in VM_SCHED_MODULE (default "5.10 6.1") into
 # modules/<kver>/ (tests/vm/build-sched-module.sh).
 #
 # Output: $VM_BUILD/results/<label>.txt (the KSIGHT-* lines of that kernel),
@@ -114,10 +114,10 @@ for t in ${VM_HOST_TOOLS-/usr/sbin/tc /usr/sbin/ip}; do
 	[[ -x $t && ! -e $stage/bin/$(basename "$t") ]] && cp "$t" "$stage/bin/"
 done
 # The DRM scheduler test module (tests/vm/sched-module), built against Debian's headers
-# for the kernels listed in VM_SCHED_MODULE (default 6.1, the API it is written for; ""
+# for the kernels listed in VM_SCHED_MODULE (default "5.10 6.1", the APIs it is written for; ""
 # for none): /payload/modules/<kver>/ksight_sched_test.ko. Without it the gpu plan's
 # agent.gpu.job check skips.
-for l in ${VM_SCHED_MODULE-6.1}; do
+for l in ${VM_SCHED_MODULE-5.10 6.1}; do
 	[[ " ${vm_labels[*]} " == *" $l "* && -f $VM_BUILD/kernels.$l.tsv ]] || continue
 	t=$(now)
 	if ko=$("$here/build-sched-module.sh" "$l" 2>>"$VM_BUILD/sched-module.log"); then

@@ -13,9 +13,11 @@
  * log gets "ksight_sched_test: jobs=N done=N". Load fails (-ETIMEDOUT) if the jobs did not
  * finish within 10 s.
  *
- * Built against Debian's linux-headers of one kernel (tests/vm/build-sched-module.sh);
- * the API used is the 6.1 one (drm_sched_init with 9 arguments, drm_sched_job_init with
- * 3): other kernels changed it, which is why only the 6.1 guest runs it.
+ * Built against Debian's linux-headers of one kernel (tests/vm/build-sched-module.sh).
+ * Two scheduler APIs are covered: 5.10's (drm_sched_init with 6 arguments, timedout_job
+ * returning void, drm_sched_job_init arming the job, push_job with the entity) and
+ * 6.1's (9 arguments, drm_sched_job_arm, enum drm_gpu_sched_stat). Later kernels changed
+ * it again (credits, an init-args struct, a client id): not supported.
  */
 #include <linux/atomic.h>
 #include <linux/completion.h>
@@ -24,7 +26,14 @@
 #include <linux/jiffies.h>
 #include <linux/module.h>
 #include <linux/slab.h>
+#include <linux/version.h>
 #include <drm/gpu_scheduler.h>
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
+#error "ksight_sched_test supports the scheduler API of 5.10 and 6.1 only"
+#endif
+/* 5.10's API (no timeout status, 6-argument drm_sched_init, no drm_sched_job_arm) or 6.1's. */
+#define KS_OLD_API (LINUX_VERSION_CODE < KERNEL_VERSION(5, 13, 0))
 
 static unsigned int jobs = 5;
 module_param(jobs, uint, 0444);
@@ -72,10 +81,16 @@ static struct dma_fence *ks_run_job(struct drm_sched_job *job)
 	return f;
 }
 
+#if KS_OLD_API
+static void ks_timedout_job(struct drm_sched_job *job)
+{
+}
+#else
 static enum drm_gpu_sched_stat ks_timedout_job(struct drm_sched_job *job)
 {
 	return DRM_GPU_SCHED_STAT_NOMINAL;
 }
+#endif
 
 static void ks_free_job(struct drm_sched_job *job)
 {
@@ -101,8 +116,12 @@ static int __init ks_init(void)
 	if (IS_ERR(ks_dev))
 		return PTR_ERR(ks_dev);
 	ks_fence_ctx = dma_fence_context_alloc(1);
+#if KS_OLD_API
+	r = drm_sched_init(&ks_sched, &ks_ops, 4, 0, msecs_to_jiffies(10000), "ksight0");
+#else
 	r = drm_sched_init(&ks_sched, &ks_ops, 4, 0, msecs_to_jiffies(10000), NULL, NULL,
 			   "ksight0", ks_dev);
+#endif
 	if (r)
 		goto out_dev;
 	r = drm_sched_entity_init(&ks_entity, DRM_SCHED_PRIORITY_NORMAL, list, 1, NULL);
@@ -120,8 +139,12 @@ static int __init ks_init(void)
 			kfree(j);
 			break;
 		}
+#if KS_OLD_API
+		drm_sched_entity_push_job(&j->base, &ks_entity);
+#else
 		drm_sched_job_arm(&j->base);
 		drm_sched_entity_push_job(&j->base);
+#endif
 		pushed++;
 	}
 	if (pushed && pushed == jobs &&

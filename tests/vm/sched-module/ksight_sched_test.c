@@ -68,6 +68,13 @@ static const struct dma_fence_ops ks_fence_ops = {
 	.get_timeline_name = ks_timeline_name,
 };
 
+/* No dependencies. Optional from 5.16 on, but 5.10's drm_sched_entity_pop_job() calls it
+ * unconditionally (a NULL op oopses the scheduler thread). */
+static struct dma_fence *ks_dependency(struct drm_sched_job *job, struct drm_sched_entity *entity)
+{
+	return NULL;
+}
+
 static struct dma_fence *ks_run_job(struct drm_sched_job *job)
 {
 	struct dma_fence *f = kzalloc(sizeof(*f), GFP_KERNEL);
@@ -101,6 +108,7 @@ static void ks_free_job(struct drm_sched_job *job)
 }
 
 static const struct drm_sched_backend_ops ks_ops = {
+	.dependency = ks_dependency,
 	.run_job = ks_run_job,
 	.timedout_job = ks_timedout_job,
 	.free_job = ks_free_job,

@@ -19,7 +19,8 @@
 #   agent.gpu.job        where the payload has tests/vm/sched-module built for this kernel
 #                        (5.10, 6.1): insmod ksight_sched_test.ko jobs=N (N = GPU_JOBS, default 5)
 #                        runs N jobs through a real DRM scheduler "ksight0": exactly N
-#                        gpu.job records on ring ksight0, each with queue_wait_ns and run_ns
+#                        gpu.job records on ring ksight0, each with queue_wait_ns and run_ns,
+#                        all with process.comm insmod (the task that queued them)
 #   agent.gpu.exit       the agent exited 0 after SIGINT
 # On kernels before 5.19 printk:console fires only for lines the console prints; when the
 # agent's printk verdict says so, the plan follows its advice (console_loglevel 5) for
@@ -219,7 +220,9 @@ if [ "$gp_job_ran" = 1 ]; then
 	gp_run=$(grep '"type":"gpu.job"' "$gp_out" | grep '"ring":"ksight0"' | grep '"queue_wait_ns":[0-9]' | grep -c '"run_ns":[0-9]')
 	gp_comm=$(grep '"type":"gpu.job"' "$gp_out" | grep '"ring":"ksight0"' | sed -n 's/.*"comm":"\([^"]*\)".*/\1/p' | sort -u | tr '\n' ' ')
 	gp_jd="gpu.job ring ksight0=$gp_nj/$gp_jobs with queue_wait+run=$gp_run comm=[$gp_comm] insmod_rc=$gp_job_rc module: $gp_job_log $gp_job_err"
-	if [ "$gp_job_rc" = 0 ] && [ "$gp_nj" = "$gp_jobs" ] && [ "$gp_run" = "$gp_jobs" ]; then
+	# Every job was queued by the insmod task (the module pushes them from its init).
+	if [ "$gp_job_rc" = 0 ] && [ "$gp_nj" = "$gp_jobs" ] && [ "$gp_run" = "$gp_jobs" ] &&
+		[ "$gp_comm" = "insmod " ]; then
 		ksight_pass agent.gpu.job "$gp_jd"
 	else
 		ksight_fail agent.gpu.job "$gp_jd"

@@ -228,6 +228,7 @@ if [ "$gp_job_ran" = 1 ]; then
 		ksight_fail agent.gpu.job "$gp_jd"
 	fi
 	ksight_table gpu/gpu.job "$gp_nj/$gp_jobs"
+	ksight_info "gpu: gpu.job sample: $(grep '"type":"gpu.job"' "$gp_out" | tail -n1)"
 fi
 
 # Xid records: exactly the three faults, in order, with their bus ids and MIG instance.

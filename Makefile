@@ -59,9 +59,14 @@ agent: $(SKELS) $(BUILD)/CMakeCache.txt
 run: agent
 	$(BUILD)/ksight run --output - $(ARGS)
 
+# The kernel matrix's tables (check x kernel, probe x kernel), when this run made them.
+VM_TABLE = if [ -f $(BUILD)/vm/results/table.txt ] && [ $(BUILD)/vm/results/table.txt -nt $(BUILD)/.ctest-start ]; then \
+	echo "== kernel matrix ($(BUILD)/vm/results/table.txt)"; cat $(BUILD)/vm/results/table.txt; fi
+
 test: test-deps agent
 	@tools/install-deps.sh vm
-	cd $(BUILD) && ctest --output-on-failure --timeout 600 $(CTEST_ARGS)
+	@touch $(BUILD)/.ctest-start
+	cd $(BUILD) && ctest --output-on-failure --timeout 600 $(CTEST_ARGS); rc=$$?; cd $(CURDIR) && $(VM_TABLE); exit $$rc
 
 test-unit: test-deps agent
 	cd $(BUILD) && ctest --output-on-failure -L unit $(CTEST_ARGS)
@@ -76,7 +81,8 @@ test-asan: test-deps
 # The kernel matrix alone: Debian's 5.10, 6.1, 6.12, 7.x kernels under QEMU plus this host.
 test-kernels: test-deps agent
 	@tools/install-deps.sh vm
-	cd $(BUILD) && ctest --output-on-failure -L vm $(CTEST_ARGS)
+	@touch $(BUILD)/.ctest-start
+	cd $(BUILD) && ctest --output-on-failure -L vm $(CTEST_ARGS); rc=$$?; cd $(CURDIR) && $(VM_TABLE); exit $$rc
 
 # The .deb (dpkg-deb, no debhelper): packaging/deb/build-deb.sh; its test is `ctest -L package`.
 package: test-deps agent

@@ -9,7 +9,7 @@ build_pkgs=(make cmake g++ clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
 	libcpp-httplib-dev libsystemd-dev libcap-dev)
 test_pkgs=(libgtest-dev libgmock-dev nlohmann-json3-dev python3 python3-jsonschema iproute2 nftables ethtool
 	procps util-linux libclang-rt-14-dev dpkg-dev python3-yaml logrotate)
-vm_pkgs=(qemu-system-x86 busybox-static kmod xz-utils zstd cpio)
+vm_pkgs=(qemu-system-x86 busybox-static kmod xz-utils zstd cpio file gcc-12 make)
 bench_pkgs=(libbpf-tools bpftrace)
 
 check_only=0

@@ -40,6 +40,17 @@ ksight_skip() { _kp=$1; shift; ksight_result "$_kp" skip "$@"; }
 # Informational line (kept in the results file, not a check).
 ksight_info() { ksight_emit "KSIGHT-INFO $*"; }
 
+# ksight_table ROW VALUE: one cell of the probe table run-matrix.sh prints (rows:
+# "<probe>" for its agent.status state and hook, "<probe>/<source or record type>" for a
+# source's verdict or "events seen/expected"). The last value of a row wins.
+# Line: KSIGHT-TABLE row=<row> value="<text>"
+ksight_table() {
+	_kt_row=$(printf '%s' "$1" | tr -c 'a-zA-Z0-9_.:/\n-' '_')
+	shift
+	_kt_val=$(printf '%s' "$*" | tr '\n\r\t"' "   '" | cut -c1-40)
+	ksight_emit "KSIGHT-TABLE row=$_kt_row value=\"$_kt_val\""
+}
+
 # ksight_timeout SECS CMD...: run with a hard limit (rc 124 on timeout). Works with
 # busybox (>= 1.30) and coreutils timeout alike.
 ksight_timeout() {

@@ -18,10 +18,14 @@
 # instead of the generated one. The generated /payload/plan.sh runs each plan
 # (tests/vm/plans/<name>.sh, all of them by default, in name order) under a time limit.
 # tests/triggers/vgem_fence.c is built statically into bin/ unless the payload has one;
-# this machine's iproute2 tc and ip are copied into bin/ too (VM_HOST_TOOLS, "" for none).
+# this machine's iproute2 tc and ip are copied into bin/ too (VM_HOST_TOOLS, "" for none);
+# tests/vm/sched-module is built for the kernels in VM_SCHED_MODULE (default "5.10 6.1") into
+# modules/<kver>/ (tests/vm/build-sched-module.sh).
 #
 # Output: $VM_BUILD/results/<label>.txt (the KSIGHT-* lines of that kernel),
-# $VM_BUILD/results/table.txt (the table printed at the end), and per kernel the
+# $VM_BUILD/results/table.txt (the tables printed at the end: check x kernel with
+# pass/fail/skip, then probe x kernel with each probe's state and hook, its sources and
+# the events seen vs expected, from the plans' KSIGHT-TABLE lines), and per kernel the
 # console log under $VM_BUILD/runs/<label>/. Exit status 0 when no check failed, else 1;
 # with --report-only 0 whenever the table was made (for a ctest fixture whose cells are
 # judged one by one by check-result.sh).
@@ -40,7 +44,7 @@ plans=${VM_PLANS:-}
 # One TCG guest keeps a host core busy; leave half the cores to everything else.
 jobs=${VM_JOBS:-$(($(nproc) / 2))}
 report_only=${VM_REPORT_ONLY:-0}
-boot_timeout=${VM_TIMEOUT:-240}
+boot_timeout=${VM_TIMEOUT:-360}
 plan_timeout=${VM_PLAN_TIMEOUT:-150}
 while (($#)); do
 	case $1 in
@@ -108,6 +112,22 @@ fi
 # mkinitramfs.sh adds their shared libraries.
 for t in ${VM_HOST_TOOLS-/usr/sbin/tc /usr/sbin/ip}; do
 	[[ -x $t && ! -e $stage/bin/$(basename "$t") ]] && cp "$t" "$stage/bin/"
+done
+# The DRM scheduler test module (tests/vm/sched-module), built against Debian's headers
+# for the kernels listed in VM_SCHED_MODULE (default "5.10 6.1", the APIs it is written for; ""
+# for none): /payload/modules/<kver>/ksight_sched_test.ko. Without it the gpu plan's
+# agent.gpu.job check skips.
+for l in ${VM_SCHED_MODULE-5.10 6.1}; do
+	[[ " ${vm_labels[*]} " == *" $l "* && -f $VM_BUILD/kernels.$l.tsv ]] || continue
+	t=$(now)
+	if ko=$("$here/build-sched-module.sh" "$l" 2>>"$VM_BUILD/sched-module.log"); then
+		kv=$(cut -f3 "$VM_BUILD/kernels.$l.tsv")
+		mkdir -p "$stage/modules/$kv"
+		cp "$ko" "$stage/modules/$kv/"
+		log "$l: DRM scheduler test module ready in $(since "$t") s"
+	else
+		log "$l: no DRM scheduler test module ($(tail -n1 "$VM_BUILD/sched-module.log")); agent.gpu.job skips"
+	fi
 done
 if [[ -z $plans ]]; then
 	plans=$(for p in "$stage"/plans/*.sh; do [[ -e $p ]] && basename "$p" .sh; done | tr '\n' ' ')
@@ -286,6 +306,52 @@ awk -v cols="${cols[*]}" -v dir="$results" '
 		exit fails > 0
 	}' | tee "$results/table.txt"
 rc=${PIPESTATUS[0]}
+# 5. The probe table: kernel x probe, from the plans' KSIGHT-TABLE cells: each probe's
+# agent.status (state and hook), each source's verdict and events seen/expected.
+awk -v cols="${cols[*]}" -v dir="$results" '
+	BEGIN {
+		nc = split(cols, col, " ")
+		for (c = 1; c <= nc; c++) {
+			f = dir "/" col[c] ".txt"
+			while ((getline line < f) > 0) {
+				if (line !~ /^KSIGHT-TABLE row=/) continue
+				match(line, /row=[^ ]*/); row = substr(line, RSTART + 4, RLENGTH - 4)
+				v = line; sub(/^[^"]*"/, "", v); sub(/"[^"]*$/, "", v)
+				if (!(row in seen)) { seen[row] = 1; order[++n] = row }
+				cell[row, c] = v
+			}
+			close(f)
+		}
+		if (!n) exit
+		# Rows sorted by name: a probe, then its "<probe>/<item>" rows.
+		for (i = 2; i <= n; i++) {
+			r = order[i]
+			for (j = i - 1; j >= 1 && order[j] > r; j--) order[j + 1] = order[j]
+			order[j + 1] = r
+		}
+		w = 14
+		for (i = 1; i <= n; i++) {
+			lab[i] = order[i]
+			if (index(lab[i], "/")) lab[i] = "  " substr(lab[i], index(lab[i], "/") + 1)
+			if (length(lab[i]) > w) w = length(lab[i])
+		}
+		for (c = 1; c <= nc; c++) {
+			cw[c] = length(col[c])
+			for (i = 1; i <= n; i++) if (length(cell[order[i], c]) > cw[c]) cw[c] = length(cell[order[i], c])
+		}
+		printf "\n%-" w "s", "probe / events"
+		for (c = 1; c <= nc; c++) printf "  %-" cw[c] "s", col[c]
+		printf "\n"
+		for (i = 1; i <= n; i++) {
+			printf "%-" w "s", lab[i]
+			for (c = 1; c <= nc; c++) {
+				v = cell[order[i], c]
+				printf "  %-" cw[c] "s", (v == "" ? "-" : v)
+			}
+			printf "\n"
+		}
+		printf "(events: seen by the agent / expected from an independent count; n/a: no such kernel feature)\n"
+	}' | tee -a "$results/table.txt"
 set -e
 ((report_only)) && rc=0
 for l in "${cols[@]}"; do

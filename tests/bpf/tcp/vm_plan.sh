@@ -8,6 +8,7 @@
 #   tcp.HOOK.attached   agent.status attached with that hook for tcp_retransmit_skb
 #   tcp.HOOK.count      sum of tcp.retransmit segs == RetransSegs delta (> 0)
 #   tcp.HOOK.owner      every record names the client or the server, source socket_owner
+# and the cell tcp_retransmit/tcp.retransmit:HOOK of the probe table (segs seen/RetransSegs).
 # Guest only: it changes lo's qdisc. Env: TCP_NETEM_LOSS (3%), TCP_BYTES (300000).
 # shellcheck source=tests/vm/guest-lib.sh
 . "${KSIGHT_LIB:?}"
@@ -23,6 +24,7 @@ mkdir -p "$tr_d"
 tr_skip_all() {
 	for tr_h in tp_btf tracepoint; do
 		for tr_c in attached count owner; do ksight_skip "tcp.$tr_h.$tr_c" "$1"; done
+		ksight_table "tcp_retransmit/tcp.retransmit:$tr_h" "skip"
 	done
 	exit 0
 }
@@ -84,6 +86,7 @@ for tr_h in tp_btf tracepoint; do
 	tr_segs=$(grep '"type":"tcp.retransmit"' "$tr_out" | sed -n 's/.*"segs":\([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
 	tr_kinds=$(grep '"type":"tcp.retransmit"' "$tr_out" | sed -n 's/.*"kind":"\([a-z]*\)".*/\1/p' | sort | uniq -c | awk '{ printf "%s%s=%s", s, $2, $1; s = " " }')
 	tr_detail="client_rc=$tr_crc RetransSegs=$tr_delta records=$tr_recs segs=$tr_segs kinds: $tr_kinds"
+	ksight_table "tcp_retransmit/tcp.retransmit:$tr_h" "$tr_segs/$tr_delta"
 	if [ "$tr_crc" = 0 ] && [ "$tr_delta" -gt 0 ] && [ "$tr_segs" = "$tr_delta" ]; then
 		ksight_pass "tcp.$tr_h.count" "$tr_detail"
 	else

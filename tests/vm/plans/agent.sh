@@ -12,8 +12,13 @@
 #                            errors_by_errno.ENOENT for openat == 7 (detail: the hook used)
 #   agent.exit               that agent run exited 0 after SIGINT
 #   agent.verifier           a run with every probe the build ships: each one reports
-#                            agent.status attached, or disabled/failed with a reason;
-#                            never a load failure without one, and the agent exits 0
+#                            agent.status attached, or disabled with a reason (the agent's
+#                            own feature probing said no); state "failed" (a load or attach
+#                            error) fails the check, reason or not, and so does a source of an
+#                            attached probe whose verdict in details is "failed: ..." (the
+#                            probe degraded after an error); and the agent exits 0
+# Table cells (KSIGHT-TABLE, see guest-lib.sh): <probe> = state(hook) from the verifier run,
+# syscalls/syscall.stats = the exact counts seen/expected.
 # Env: AGENT_GETPPID (default 1000), AGENT_ENOENT (default 7).
 # shellcheck source=tests/vm/guest-lib.sh
 . "${KSIGHT_LIB:?}"
@@ -129,6 +134,7 @@ else
 	ag_reason=$(grep '"state":"attached","probe":"syscalls"' "$ag_out" 2>/dev/null | head -n1 |
 		sed -n 's/.*"reason":"\([^"]*\)".*/\1/p')
 	ag_detail="getppid=$ag_gc/$ag_g openat.ENOENT=$ag_ec/$ag_e hook=${ag_hook:-?} ($ag_reason) $ag_up trigger=$(tail -n1 "$ag_d/trig.out") trigger_rc=$ag_trc"
+	ksight_table syscalls/syscall.stats "getppid:$ag_gc/$ag_g,ENOENT:$ag_ec/$ag_e"
 	if [ "$ag_gc" = "$ag_g" ] && [ "$ag_ec" = "$ag_e" ]; then
 		ksight_pass agent.syscalls.exact "$ag_detail"
 	else
@@ -163,16 +169,31 @@ while read -r ag_l; do
 	ag_s=$(echo "$ag_l" | ag_field state)
 	ag_r=$(echo "$ag_l" | sed -n 's/.*"reason":"\([^"]*\)".*/\1/p')
 	ag_seen="$ag_seen $ag_p"
+	ag_h=$(echo "$ag_l" | ag_field hook)
 	case $ag_s in
-	attached) ag_sum="$ag_sum $ag_p=attached($(echo "$ag_l" | ag_field hook))" ;;
-	disabled | failed)
-		if [ -n "$ag_r" ]; then
-			ag_sum="$ag_sum $ag_p=$ag_s($ag_r)"
+	attached)
+		# A source the probe dropped after a load/attach error: "<source>":"failed: ...".
+		ag_f=$(echo "$ag_l" | sed -n 's/.*"\([^"]*\)":"failed: \([^"]*\)".*/\1: \2/p' | cut -c1-120)
+		if [ -n "$ag_f" ]; then
+			ag_bad="$ag_bad $ag_p=attached-with-failed-source($ag_f)"
+			ksight_table "$ag_p" "attached, a source failed"
 		else
-			ag_bad="$ag_bad $ag_p=$ag_s-without-reason"
+			ag_sum="$ag_sum $ag_p=attached${ag_h:+($ag_h)}"
+			ksight_table "$ag_p" "attached${ag_h:+ $ag_h}"
 		fi
 		;;
-	*) ag_sum="$ag_sum $ag_p=$ag_s" ;;
+	disabled)
+		if [ -n "$ag_r" ]; then
+			ag_sum="$ag_sum $ag_p=disabled($ag_r)"
+		else
+			ag_bad="$ag_bad $ag_p=disabled-without-reason"
+		fi
+		ksight_table "$ag_p" "disabled"
+		;;
+	*)
+		ag_bad="$ag_bad $ag_p=$ag_s(${ag_r:-no reason})"
+		ksight_table "$ag_p" "$ag_s"
+		;;
 	esac
 done <"$ag_d/all.status"
 # Every probe of the check table must have a verdict in the run.

@@ -1,0 +1,251 @@
+# shellcheck shell=sh
+# GPU plan: the agent's gpu probe on this kernel, with real events. Sourced by the
+# payload's plan.sh (guest) or run by run-matrix.sh on the host; prints KSIGHT-RESULT
+# lines and KSIGHT-TABLE cells (the probe table run-matrix.sh prints).
+#
+# One `ksight run --probes gpu --interval 1s` per kernel; while it runs:
+#   agent.gpu.attached   agent.status says gpu attached, with no source "failed:"
+#   agent.gpu.fence      vgem_fence N (N = GPU_FENCES, default 20): the gpu.fence.stats
+#                        records of driver vgem sum to exactly N init_to_signal (signals)
+#                        and N wait (waits) — vgem fences are only made by the trigger
+#   agent.gpu.sched      after insmod gpu-sched (guest-init.sh): the scheduler source of
+#                        this kernel's naming scheme is "available: tp_btf|tracepoint ..."
+#                        in agent.status (<= 6.16 names on 5.10-6.12, >= 6.17 names on 7.x)
+#                        and the other scheme is "unavailable"; skip where the kernel has
+#                        no gpu_scheduler tracepoints at all (the 6.18 host: no DRM)
+#   agent.gpu.xid        Xid/SXid lines written to /dev/kmsg (3 Xids, 1 SXid + its detail
+#                        line, 3 lines that are no fault) give exactly 3 gpu.xid records
+#                        (codes 79 94 13, bus ids, MIG instance) and 1 gpu.sxid
+#   agent.gpu.job        where the payload has tests/vm/sched-module built for this kernel
+#                        (5.10, 6.1): insmod ksight_sched_test.ko jobs=N (N = GPU_JOBS, default 5)
+#                        runs N jobs through a real DRM scheduler "ksight0": exactly N
+#                        gpu.job records on ring ksight0, each with queue_wait_ns and run_ns,
+#                        all with process.comm insmod (the task that queued them)
+#   agent.gpu.exit       the agent exited 0 after SIGINT
+# On kernels before 5.19 printk:console fires only for lines the console prints; when the
+# agent's printk verdict says so, the plan follows its advice (console_loglevel 5) for
+# the Xid lines and restores the level afterwards.
+# shellcheck source=tests/vm/guest-lib.sh
+. "${KSIGHT_LIB:?}"
+
+gp_bin=$(ksight_find ksight)
+gp_vgem=$(ksight_find vgem_fence)
+gp_n=${GPU_FENCES:-20}
+gp_d=/tmp/ksight-gpu.$$
+mkdir -p "$gp_d"
+gp_checks="agent.gpu.attached agent.gpu.fence agent.gpu.sched agent.gpu.job agent.gpu.xid agent.gpu.exit"
+
+if [ -z "$gp_bin" ]; then
+	for gp_c in $gp_checks; do
+		ksight_skip "$gp_c" "no ksight in the payload (tests/vm/make-payload.sh)"
+	done
+	exit 0
+fi
+
+gp_wait_for() {
+	_gw=0
+	while [ "$_gw" -lt "$3" ]; do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+		_gw=$((_gw + 1))
+	done
+	return 1
+}
+gp_tail() { tail -c 200 "$1" 2>/dev/null | tr '\n' ' '; }
+# The value of one key of the gpu agent.status details (keys have spaces and parens).
+gp_detail() {
+	awk -v k="\"$1\":\"" '{ i = index($0, k); if (!i) next; s = substr($0, i + length(k));
+		sub(/".*/, "", s); print s; exit }' "$gp_d/status"
+}
+
+gp_out=$gp_d/gpu.jsonl
+"$gp_bin" run --config /dev/null --probes gpu --output "$gp_out" --interval 1s 2>"$gp_d/agent.err" &
+gp_apid=$!
+if ! gp_wait_for "$gp_out" '"state":"running"' 600; then
+	ksight_fail agent.gpu.attached "no running state in 60s: $(gp_tail "$gp_d/agent.err")"
+	kill -KILL "$gp_apid" 2>/dev/null
+	wait "$gp_apid"
+	for gp_c in agent.gpu.fence agent.gpu.sched agent.gpu.job agent.gpu.xid agent.gpu.exit; do
+		ksight_skip "$gp_c" "the agent did not start"
+	done
+	exit 0
+fi
+grep '"type":"agent.status"' "$gp_out" | grep '"probe":"gpu"' | head -n1 >"$gp_d/status"
+gp_state=$(sed -n 's/.*"status":{"state":"\([a-z]*\)".*/\1/p' "$gp_d/status")
+gp_reason=$(sed -n 's/.*"reason":"\([^"]*\)".*/\1/p' "$gp_d/status")
+if [ "$gp_state" = attached ] && ! grep -q '":"failed: ' "$gp_d/status"; then
+	ksight_pass agent.gpu.attached "$gp_reason"
+else
+	ksight_fail agent.gpu.attached "state=$gp_state $(sed 's/.*"status"://' "$gp_d/status" | cut -c1-250)"
+fi
+gp_printk=$(gp_detail printk)
+gp_fence=$(gp_detail dma_fence)
+gp_old=$(gp_detail 'gpu_scheduler (<=6.16)')
+gp_new=$(gp_detail 'gpu_scheduler (>=6.17)')
+case $gp_printk in
+available:*"console prints"*) gp_c="$(echo "$gp_printk" | cut -d';' -f1 | cut -d' ' -f2) (console lines only)" ;;
+available:*) gp_c=$(echo "$gp_printk" | cut -d';' -f1 | cut -d' ' -f2) ;;
+*) gp_c=$gp_printk ;;
+esac
+ksight_table gpu/printk "$gp_c"
+case $gp_fence in
+*"tp_btf signaled"*) gp_c="tracepoint+tp_btf" ;;
+available:*) gp_c=tracepoint ;;
+*) gp_c=$gp_fence ;;
+esac
+ksight_table gpu/dma_fence "$gp_c"
+
+# --- gpu_scheduler: the naming scheme of this kernel attached --------------------------
+gp_t=$(ksight_tracefs)
+gp_have_old=0 gp_have_new=0
+[ -n "$gp_t" ] && [ -d "$gp_t/events/gpu_scheduler/drm_sched_job" ] && gp_have_old=1
+[ -n "$gp_t" ] && [ -d "$gp_t/events/gpu_scheduler/drm_sched_job_queue" ] && gp_have_new=1
+gp_sd="old(<=6.16): $gp_old; new(>=6.17): $gp_new"
+if [ "$gp_have_old" = 0 ] && [ "$gp_have_new" = 0 ]; then
+	if ksight_have_module gpu_sched; then
+		ksight_fail agent.gpu.sched "gpu_sched loaded but no gpu_scheduler tracepoints in tracefs"
+	else
+		ksight_skip agent.gpu.sched "no gpu_scheduler in this kernel (no DRM / gpu-sched): n/a; $gp_sd"
+	fi
+	ksight_table gpu/gpu_scheduler "n/a"
+else
+	if [ "$gp_have_new" = 1 ]; then
+		gp_want=$gp_new gp_other=$gp_old gp_scheme=new
+	else
+		gp_want=$gp_old gp_other=$gp_new gp_scheme=old
+	fi
+	case $gp_want in
+	available:*)
+		case $gp_other in
+		unavailable:*) ksight_pass agent.gpu.sched "$gp_scheme names: $gp_sd" ;;
+		*) ksight_fail agent.gpu.sched "$gp_scheme names in tracefs, but the other scheme is not unavailable: $gp_sd" ;;
+		esac
+		;;
+	*) ksight_fail agent.gpu.sched "$gp_scheme names in tracefs, not attached: $gp_sd" ;;
+	esac
+	ksight_table gpu/gpu_scheduler "$gp_scheme:$(echo "$gp_want" | awk '{ print ($1 == "available:" ? $2 : $1) }')"
+fi
+
+# --- dma_fence: N vgem fences -> N signals, N waits ---------------------------------------
+gp_why=""
+if [ -z "$gp_vgem" ]; then
+	gp_why="vgem_fence not in the payload"
+elif ! ksight_have_module vgem; then
+	gp_why="no vgem module in this kernel (host: no DRM): n/a"
+elif ! ls /dev/dri/card* >/dev/null 2>&1; then
+	gp_why="vgem loaded but no /dev/dri/card*"
+fi
+gp_fence_ran=0
+if [ -n "$gp_why" ]; then
+	ksight_skip agent.gpu.fence "$gp_why"
+	ksight_table gpu/gpu.fence.stats "n/a"
+else
+	gp_vout=$(ksight_timeout 60 "$gp_vgem" "$gp_n" 2>"$gp_d/vgem.err")
+	gp_vrc=$?
+	gp_fence_ran=1
+fi
+
+# --- gpu.job: real jobs through a real DRM scheduler (the test module) -------------------
+gp_jobs=${GPU_JOBS:-5}
+gp_ko=$KSIGHT_PAYLOAD/modules/$(uname -r)/ksight_sched_test.ko
+gp_job_ran=0
+if [ ! -f "$gp_ko" ]; then
+	ksight_skip agent.gpu.job "no DRM scheduler test module for $(uname -r) (tests/vm/build-sched-module.sh builds it for 5.10 and 6.1 only)"
+	ksight_table gpu/gpu.job "n/a"
+elif ! ksight_have_module gpu_sched; then
+	ksight_skip agent.gpu.job "gpu_sched not loaded"
+	ksight_table gpu/gpu.job "n/a"
+else
+	gp_job_err=$(insmod "$gp_ko" jobs="$gp_jobs" 2>&1)
+	gp_job_rc=$?
+	gp_job_log=$(dmesg 2>/dev/null | grep 'ksight_sched_test:' | tail -n1 | sed 's/^\[[^]]*\] //')
+	rmmod ksight_sched_test 2>/dev/null
+	gp_job_ran=1
+fi
+
+# --- Xid lines through /dev/kmsg ------------------------------------------------------
+gp_level=""
+case $gp_printk in
+*"traces only lines the console prints"*)
+	gp_level=$(cat /proc/sys/kernel/printk)
+	echo "5 4 1 7" >/proc/sys/kernel/printk
+	ksight_info "gpu: printk verdict asks for console_loglevel > 4 ($gp_level): raised to 5 for the Xid lines"
+	;;
+esac
+gp_kmsg() { printf '%s\n' "$1" >/dev/kmsg; }
+gp_kmsg "<4>NVRM: loading NVIDIA UNIX x86_64 Kernel Module  550.54.14  Thu Feb 22 01:44:30 UTC 2024"
+gp_kmsg "<4>NVRM: Xid (PCI:0000:3b:00): 79, pid=1234, name=python3, GPU has fallen off the bus."
+gp_kmsg "<4>ksight-vm: an ordinary line that never leaves the kernel"
+gp_kmsg "<4>NVRM: Xid (PCI:0000:3b:00 GPU-I:01 GPU-CI:00): 94, pid=4242, name=trainer, Contained ECC error."
+gp_kmsg "<4>nvidia-nvswitch0: SXid (PCI:0000:85:00.0): 12028, Non-fatal, Link 32 egress non-posted PRIV error (First)"
+gp_kmsg "<4>nvidia-nvswitch0: SXid (PCI:0000:85:00.0): 12028, Severity 0 Engine instance 32 Sub-engine instance 00"
+gp_kmsg "<4>NVRM: Xid (PCI:0000:3b"
+gp_kmsg "<4>NVRM: Xid (PCI:0000:cb:00): 13, pid='<unknown>', name=<unknown>, Graphics SM Warp Exception on (GPC 7, TPC 7, SM 0): Illegal Instruction Parameter"
+[ -n "$gp_level" ] && echo "$gp_level" >/proc/sys/kernel/printk
+
+# Two intervals so the last fence stats are flushed, then stop as an operator would.
+sleep 2.2
+kill -INT "$gp_apid" 2>/dev/null
+gp_i=0
+while kill -0 "$gp_apid" 2>/dev/null && [ "$gp_i" -lt 300 ]; do
+	sleep 0.1
+	gp_i=$((gp_i + 1))
+done
+kill -0 "$gp_apid" 2>/dev/null && kill -KILL "$gp_apid" 2>/dev/null
+wait "$gp_apid"
+gp_arc=$?
+sed 's/^/KSIGHT-INFO gpu agent stderr: /' "$gp_d/agent.err" | head -n 20
+if [ "$gp_arc" = 0 ]; then
+	ksight_pass agent.gpu.exit "rc=0 after SIGINT"
+else
+	ksight_fail agent.gpu.exit "rc=$gp_arc err=$(gp_tail "$gp_d/agent.err")"
+fi
+
+if [ "$gp_fence_ran" = 1 ]; then
+	grep '"type":"gpu.fence.stats"' "$gp_out" | grep '"gpu":{"driver":"vgem"' >"$gp_d/fence.jsonl"
+	gp_sig=$(sed -n 's/.*"init_to_signal":{"count":\([0-9]*\).*/\1/p' "$gp_d/fence.jsonl" | awk '{ s += $1 } END { print s + 0 }')
+	gp_wait=$(sed -n 's/.*"wait":{"count":\([0-9]*\).*/\1/p' "$gp_d/fence.jsonl" | awk '{ s += $1 } END { print s + 0 }')
+	gp_other=$(grep '"type":"gpu.fence.stats"' "$gp_out" | grep -v -c '"gpu":{"driver":"vgem"')
+	gp_fd="signals=$gp_sig/$gp_n waits=$gp_wait/$gp_n records=$(wc -l <"$gp_d/fence.jsonl") other_drivers=$gp_other trigger=$gp_vout rc=$gp_vrc"
+	if [ "$gp_vrc" = 0 ] && [ "$gp_sig" = "$gp_n" ] && [ "$gp_wait" = "$gp_n" ]; then
+		ksight_pass agent.gpu.fence "$gp_fd"
+	else
+		ksight_fail agent.gpu.fence "$gp_fd err=$(head -c 150 "$gp_d/vgem.err")"
+	fi
+	ksight_table gpu/gpu.fence.stats "sig:$gp_sig/$gp_n,wait:$gp_wait/$gp_n"
+fi
+
+if [ "$gp_job_ran" = 1 ]; then
+	gp_nj=$(grep '"type":"gpu.job"' "$gp_out" | grep -c '"ring":"ksight0"')
+	gp_run=$(grep '"type":"gpu.job"' "$gp_out" | grep '"ring":"ksight0"' | grep '"queue_wait_ns":[0-9]' | grep -c '"run_ns":[0-9]')
+	gp_comm=$(grep '"type":"gpu.job"' "$gp_out" | grep '"ring":"ksight0"' | sed -n 's/.*"comm":"\([^"]*\)".*/\1/p' | sort -u | tr '\n' ' ')
+	gp_jd="gpu.job ring ksight0=$gp_nj/$gp_jobs with queue_wait+run=$gp_run comm=[$gp_comm] insmod_rc=$gp_job_rc module: $gp_job_log $gp_job_err"
+	# Every job was queued by the insmod task (the module pushes them from its init).
+	if [ "$gp_job_rc" = 0 ] && [ "$gp_nj" = "$gp_jobs" ] && [ "$gp_run" = "$gp_jobs" ] &&
+		[ "$gp_comm" = "insmod " ]; then
+		ksight_pass agent.gpu.job "$gp_jd"
+	else
+		ksight_fail agent.gpu.job "$gp_jd"
+	fi
+	ksight_table gpu/gpu.job "$gp_nj/$gp_jobs"
+	ksight_info "gpu: gpu.job sample: $(grep '"type":"gpu.job"' "$gp_out" | tail -n1)"
+fi
+
+# Xid records: exactly the three faults, in order, with their bus ids and MIG instance.
+gp_xids=$(grep '"type":"gpu.xid"' "$gp_out" |
+	sed -n 's/.*"pci_bus_id":"\([^"]*\)".*"xid":{"code":\([0-9]*\).*/\2@\1/p' | tr '\n' ' ')
+gp_nx=$(grep -c '"type":"gpu.xid"' "$gp_out")
+gp_mig=$(grep '"type":"gpu.xid"' "$gp_out" | grep -c '"gpu_instance":1,"compute_instance":0')
+gp_sx=$(grep '"type":"gpu.sxid"' "$gp_out" | grep -c '"code":12028')
+gp_nsx=$(grep -c '"type":"gpu.sxid"' "$gp_out")
+gp_xd="xid=$gp_nx/3 [$gp_xids] mig=$gp_mig/1 sxid=$gp_nsx/1 (12028: $gp_sx)"
+[ -n "$gp_level" ] && gp_xd="$gp_xd console_loglevel raised to 5 (pre-5.19 printk:console)"
+if [ "$gp_xids" = "79@0000:3b:00 94@0000:3b:00 13@0000:cb:00 " ] && [ "$gp_mig" = 1 ] &&
+	[ "$gp_nsx" = 1 ] && [ "$gp_sx" = 1 ]; then
+	ksight_pass agent.gpu.xid "$gp_xd"
+else
+	ksight_fail agent.gpu.xid "$gp_xd"
+fi
+ksight_table gpu/gpu.xid "$gp_nx/3,sxid:$gp_nsx/1"
+rm -rf "$gp_d"
+:

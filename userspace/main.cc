@@ -10,6 +10,7 @@
 #include "core/agent.h"
 #include "core/cli.h"
 #include "core/probe.h"
+#include "core/version.h"
 
 namespace ksight {
 std::vector<std::string> KnownProbeNames() {
@@ -35,7 +36,7 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(cmd.cfg.log_level));
   switch (cmd.kind) {
     case Command::Kind::kVersion:
-      std::printf("ksight %s (%s)\n", KSIGHT_VERSION, KSIGHT_GIT);
+      std::printf("ksight %s (%s)\n", KSIGHT_VERSION, ksight::kGitRevision);
       return kExitOk;
     case Command::Kind::kConfigDefault:
       std::fputs(DefaultConfigText().c_str(), stdout);

@@ -20,6 +20,7 @@
 #include "core/privileges.h"
 #include "core/probe.h"
 #include "core/systemd_notify.h"
+#include "core/version.h"
 
 namespace ksight {
 
@@ -239,7 +240,7 @@ void Agent::PublishMetrics(const std::vector<ProbeCounters>& counters, uint64_t 
   if (!metrics_) return;
   auto s = std::make_shared<MetricsSnapshot>();
   s->version = KSIGHT_VERSION;
-  s->revision = KSIGHT_GIT;
+  s->revision = kGitRevision;
   s->heartbeat_unix_ns = heartbeat_unix_ns;
   for (size_t i = 0; i < counters.size(); ++i) {
     ProbeMetrics pm;

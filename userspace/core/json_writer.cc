@@ -75,13 +75,27 @@ void AppendJsonString(std::string& out, std::string_view s) {
     }
     out.append(s.data() + run, i - run);
     switch (c) {
-      case '"': out.append("\\\""); break;
-      case '\\': out.append("\\\\"); break;
-      case '\n': out.append("\\n"); break;
-      case '\r': out.append("\\r"); break;
-      case '\t': out.append("\\t"); break;
-      case '\b': out.append("\\b"); break;
-      case '\f': out.append("\\f"); break;
+      case '"':
+        out.append("\\\"");
+        break;
+      case '\\':
+        out.append("\\\\");
+        break;
+      case '\n':
+        out.append("\\n");
+        break;
+      case '\r':
+        out.append("\\r");
+        break;
+      case '\t':
+        out.append("\\t");
+        break;
+      case '\b':
+        out.append("\\b");
+        break;
+      case '\f':
+        out.append("\\f");
+        break;
       default:
         if (c < 0x20) {
           const char esc[6] = {'\\', 'u', '0', '0', kHex[c >> 4], kHex[c & 0xF]};
@@ -100,7 +114,7 @@ void AppendJsonString(std::string& out, std::string_view s) {
 void AppendRfc3339Nanos(std::string& out, uint64_t unix_ns) {
   const uint64_t secs = unix_ns / 1000000000ULL;
   const uint64_t nanos = unix_ns % 1000000000ULL;
-  const int64_t days = static_cast<int64_t>(secs / 86400);
+  const auto days = static_cast<int64_t>(secs / 86400);
   const uint64_t sod = secs % 86400;
   int64_t y;
   unsigned m, d;

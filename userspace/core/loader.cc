@@ -28,13 +28,16 @@ Status FillFilterMaps(bpf_object* obj, const Filters& f) {
   const int pids = map_fd("ks_filter_pids");
   const int comms = map_fd("ks_filter_comms");
   const int cgroups = map_fd("ks_filter_cgroups");
-  if (pids < 0 || comms < 0 || cgroups < 0) return Status::Error("object lacks the ks_filter_* maps");
+  if (pids < 0 || comms < 0 || cgroups < 0)
+    return Status::Error("object lacks the ks_filter_* maps");
   for (uint32_t pid : f.pids) {
     if (bpf_map_update_elem(pids, &pid, &one, BPF_ANY))
       return Status::Errno(fmt::format("adding pid {} to the filter", pid), errno);
   }
   for (const auto& c : f.comms) {
     char key[KS_COMM_LEN] = {};
+    // key is zero-filled and at most 15 bytes are copied: always NUL-terminated.
+    // NOLINTNEXTLINE(bugprone-not-null-terminated-result)
     std::memcpy(key, c.data(), std::min(c.size(), sizeof(key) - 1));
     if (bpf_map_update_elem(comms, key, &one, BPF_ANY))
       return Status::Errno(fmt::format("adding comm '{}' to the filter", c), errno);
@@ -82,9 +85,15 @@ int LibbpfPrint(enum libbpf_print_level level, const char* fmt_str, va_list args
   std::string_view msg(buf.data(), static_cast<size_t>(n));
   while (!msg.empty() && msg.back() == '\n') msg.remove_suffix(1);
   switch (level) {
-    case LIBBPF_WARN: spdlog::warn("libbpf: {}", msg); break;
-    case LIBBPF_INFO: spdlog::debug("libbpf: {}", msg); break;
-    case LIBBPF_DEBUG: spdlog::trace("libbpf: {}", msg); break;
+    case LIBBPF_WARN:
+      spdlog::warn("libbpf: {}", msg);
+      break;
+    case LIBBPF_INFO:
+      spdlog::debug("libbpf: {}", msg);
+      break;
+    case LIBBPF_DEBUG:
+      spdlog::trace("libbpf: {}", msg);
+      break;
   }
   return n;
 }

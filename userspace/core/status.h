@@ -16,11 +16,11 @@ class Status {
  public:
   Status() = default;  // ok
   static Status Ok() { return {}; }
-  static Status Error(std::string msg, int err = 0) { return Status(std::move(msg), err); }
+  static Status Error(std::string msg, int err = 0) { return {std::move(msg), err}; }
   // An error from a failed call that set errno (or returned -errno).
   static Status Errno(std::string what, int err) {
     if (err < 0) err = -err;
-    return Status(fmt::format("{}: {}", what, std::strerror(err)), err);
+    return {fmt::format("{}: {}", what, std::strerror(err)), err};
   }
 
   bool ok() const { return !failed_; }
@@ -31,7 +31,7 @@ class Status {
   // Prefix the message with more context: "loading syscalls: <msg>".
   Status With(std::string_view context) const {
     if (ok()) return *this;
-    return Status(fmt::format("{}: {}", context, msg_), err_);
+    return {fmt::format("{}: {}", context, msg_), err_};
   }
 
  private:
@@ -45,7 +45,7 @@ template <typename T>
 class Result {
  public:
   Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
-  Result(Status st) : v_(std::move(st)) {}    // NOLINT(google-explicit-constructor)
+  Result(Status st) : v_(std::move(st)) {}   // NOLINT(google-explicit-constructor)
 
   bool ok() const { return std::holds_alternative<T>(v_); }
   explicit operator bool() const { return ok(); }
@@ -64,10 +64,10 @@ class Result {
   std::variant<T, Status> v_;
 };
 
-#define KS_RETURN_IF_ERROR(expr)            \
-  do {                                      \
-    ::ksight::Status ks_st__ = (expr);      \
-    if (!ks_st__.ok()) return ks_st__;      \
+#define KS_RETURN_IF_ERROR(expr)       \
+  do {                                 \
+    ::ksight::Status ks_st__ = (expr); \
+    if (!ks_st__.ok()) return ks_st__; \
   } while (0)
 
 }  // namespace ksight

@@ -3,8 +3,7 @@
 #include <strings.h>
 
 #include <array>
-#include <cstring>
-#include <string.h>  // strerrorname_np (glibc >= 2.32)
+#include <cstring>  // strerrorname_np (glibc >= 2.32)
 
 #include <fmt/format.h>
 

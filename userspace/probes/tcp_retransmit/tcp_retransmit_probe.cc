@@ -115,10 +115,11 @@ class TcpRetransmitProbe final : public Probe {
     ctx_ = &ctx;
     const ProbeCheck chk = Check(ctx.host);
     if (!chk.runnable) return Status::Error(chk.reason);
-    if (ctx.cfg.tcp_ports.size() > KS_TCP_MAX_PORTS)
+    if (ctx.cfg.tcp_ports.size() > KS_TCP_MAX_PORTS) {
       return Status::Error(
           fmt::format("tcp_retransmit: at most {} ports can be filtered ({} given)",
                       KS_TCP_MAX_PORTS, ctx.cfg.tcp_ports.size()));
+    }
     rtx_ = Resolve(ctx.host, "tcp", "tcp_retransmit_skb");
     syn_ = Resolve(ctx.host, "tcp", "tcp_retransmit_synack");
     own_ = Resolve(ctx.host, "sock", "inet_sock_set_state");
@@ -159,11 +160,12 @@ class TcpRetransmitProbe final : public Probe {
     const auto rec = tcp::Decode(data, size);
     if (!rec) {
       // Only a BPF object from another build could send this: say so once.
-      if (!bad_record_logged_)
+      if (!bad_record_logged_) {
         spdlog::error(
             "tcp_retransmit: ignoring a ring record of {} bytes "
             "that is not a tcp retransmit record",
             size);
+      }
       bad_record_logged_ = true;
       return;
     }

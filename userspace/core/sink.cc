@@ -197,9 +197,6 @@ class FileSink : public Sink {
     size_.store(size);
     open_pending_ = false;
     rotations_.fetch_add(1);
-    for (auto& e : backups_.entries()) {
-      if (e.id == last_id_) const_cast<BackupSet::Entry&>(e).size = FileSize(backups_.PathOf(e.id));
-    }
     const size_t deleted = backups_.EnforceBudget(size, opt_.max_total_size);
     if (deleted)
       spdlog::debug("{}: deleted {} old backup(s) to stay within max_total_size", path_, deleted);
@@ -215,7 +212,7 @@ class FileSink : public Sink {
     std::unique_lock lk(mu_);
     for (;;) {
       cv_.wait(lk, [&] { return stop_ || !jobs_.empty(); });
-      if (stop_) return;
+      if (jobs_.empty()) return;  // stopping, and every backup handed over is compressed
       const uint64_t id = jobs_.front();
       jobs_.pop_front();
       const std::string src = backups_.PathOf(id);

@@ -24,7 +24,11 @@ class AgentRun {
  public:
   AgentRun(const std::vector<std::string>& args, const std::string& err_path, int stdout_fd = -1)
       : err_(err_path) {
-    std::vector<std::string> argv = {KSIGHT_BINARY, "run", "--config", "/dev/null"};
+    std::vector<std::string> argv = {KSIGHT_BINARY, "run"};
+    if (std::find(args.begin(), args.end(), "--config") == args.end()) {
+      argv.emplace_back("--config");
+      argv.emplace_back("/dev/null");
+    }
     argv.insert(argv.end(), args.begin(), args.end());
     pid_ = ::fork();
     if (pid_ == 0) {
@@ -331,6 +335,61 @@ TEST_F(OutputTest, StalledSinkDropsQueueFullWithBoundedMemory) {
       reported += r["loss"]["count"].get<uint64_t>();
   }
   EXPECT_EQ(reported, qf);
+}
+
+}  // namespace
+}  // namespace ksight::test
+
+namespace ksight::test {
+namespace {
+
+TEST_F(OutputTest, SighupReloadsOutputsAndKeepsRunningOnErrors) {
+  KS_REQUIRE_ROOT();
+  const std::string conf = dir_ + "/ksight.toml";
+  const std::string second = dir_ + "/second.jsonl";
+  std::ofstream(conf) << "probes = [\"syscalls\"]\ninterval = \"1s\"\noutput = \"" << path_
+                      << "\"\n";
+  AgentRun agent({"--config", conf}, ::testing::TempDir() + "/ksight_out_hup.err");
+  ASSERT_TRUE(Eventually([&] { return FileHas(path_, IsRunning); })) << agent.Stderr();
+  auto status = [](const std::string& state) {
+    return [state](const json& j) {
+      return j["event"]["type"] == "agent.status" && j["status"]["state"] == state;
+    };
+  };
+  // A second sink and a probe setting: the sink starts, the probe setting waits for a restart.
+  std::ofstream(conf) << "probes = [\"syscalls\"]\ninterval = \"1s\"\noutput = [\"" << path_
+                      << "\", \"" << second << "\"]\n[syscalls]\nslow = \"5ms\"\n";
+  ASSERT_EQ(::kill(agent.pid(), SIGHUP), 0);
+  ASSERT_TRUE(Eventually([&] { return FileHas(second, status("reloaded")); })) << agent.Stderr();
+  ASSERT_TRUE(Eventually([&] {
+    return FileHas(second, [](const json& j) { return j["event"]["type"] == "agent.heartbeat"; });
+  }));
+  // A broken file: one clear line, an agent.status, and the agent goes on as it was.
+  std::ofstream(conf) << "interval = [\n";
+  ASSERT_EQ(::kill(agent.pid(), SIGHUP), 0);
+  ASSERT_TRUE(Eventually([&] { return FileHas(second, status("reload_failed")); }))
+      << agent.Stderr();
+  EXPECT_TRUE(agent.Alive());
+  EXPECT_EQ(agent.Stop(), 0) << agent.Stderr();
+  EXPECT_NE(agent.Stderr().find("config not reloaded, still running with the previous one"),
+            std::string::npos);
+
+  const auto recs = ReadRecords(second);
+  json reloaded;
+  for (const auto& r : OfType(recs, "agent.status")) {
+    if (r["status"]["state"] == "reloaded") reloaded = r;
+  }
+  ASSERT_FALSE(reloaded.is_null());
+  EXPECT_EQ(reloaded["status"]["details"]["applied"], "output");
+  EXPECT_EQ(reloaded["status"]["details"]["restart_needed"], "syscalls.slow");
+  // Both sinks count the same records; the first file has every line since start.
+  const auto first = ReadRecords(path_);
+  uint64_t seq = 0;
+  for (const auto& r : first) ASSERT_EQ(r["event"]["seq"].get<uint64_t>(), seq++);
+  const json hb = OfType(first, "agent.heartbeat").back();
+  EXPECT_TRUE(hb["sinks"].contains(second));
+  EXPECT_EQ(recs.back()["status"]["state"], "stopped");
+  EXPECT_EQ(first.back()["event"]["seq"], recs.back()["event"]["seq"]);
 }
 
 }  // namespace

@@ -127,7 +127,8 @@ int OnRing(void* ctx, void* data, size_t size) {
 
 class Agent {
  public:
-  explicit Agent(const Config& cfg) : cfg_(cfg) {}
+  Agent(const Config& cfg, ConfigLoader reload)
+      : cfg_(cfg), live_(cfg), reload_(std::move(reload)) {}
   int Run();
 
  private:
@@ -137,8 +138,11 @@ class Agent {
   void RollupAll(uint64_t start_ns, uint64_t end_ns);
   void DrainRings();
   void ReopenOutputs();
+  void Reload();
 
-  const Config& cfg_;
+  const Config& cfg_;  // as started: the probes keep references to it
+  Config live_;        // what SIGHUP may change: output, interval, drain_interval, log_level
+  ConfigLoader reload_;
   HostFeatures host_;
   Filters filters_;
   Clock clock_;
@@ -292,6 +296,90 @@ void Agent::EmitHeartbeatAndLoss(uint64_t start_ns, uint64_t end_ns) {
   out_->Flush();
 }
 
+bool SameOutput(const Config& a, const Config& b) {
+  return a.output == b.output && a.queue_size == b.queue_size && a.file_mode == b.file_mode &&
+         a.max_size == b.max_size && a.max_backups == b.max_backups && a.compress == b.compress &&
+         a.max_total_size == b.max_total_size;
+}
+
+// Settings the running probes were started with: a change needs a restart.
+std::vector<std::string> NeedRestart(const Config& a, const Config& b) {
+  std::vector<std::string> keys;
+  auto check = [&](bool same, const char* key) {
+    if (!same) keys.emplace_back(key);
+  };
+  check(a.probes == b.probes, "probes");
+  check(a.pids == b.pids, "filter.pid");
+  check(a.comms == b.comms, "filter.comm");
+  check(a.cgroups == b.cgroups, "filter.cgroup");
+  check(a.ring_bytes == b.ring_bytes, "ring_size");
+  check(a.slow == b.slow, "syscalls.slow");
+  check(a.watch_errnos == b.watch_errnos, "syscalls.watch_errnos");
+  check(a.syscall_stats_entries == b.syscall_stats_entries, "syscalls.stats_entries");
+  check(a.tcp_ports == b.tcp_ports, "tcp_retransmit.ports");
+  check(a.host_name == b.host_name, "host_name");
+  check(a.duration == b.duration, "duration");
+  return keys;
+}
+
+void Agent::Reload() {
+  if (!reload_) return;
+  auto next = reload_();
+  if (!next) {
+    const std::string msg = next.status().message();
+    spdlog::error("SIGHUP: config not reloaded, still running with the previous one: {}", msg);
+    EmitStatus("reload_failed", "", msg);
+    out_->Flush();
+    return;
+  }
+  Config& n = next.value();
+  std::vector<std::string> applied;
+  if (!SameOutput(live_, n)) {
+    auto sinks = OpenSinks(n);
+    if (!sinks) {
+      const std::string msg = sinks.status().message();
+      spdlog::error("SIGHUP: config not reloaded, still running with the previous one: {}", msg);
+      EmitStatus("reload_failed", "", msg);
+      out_->Flush();
+      return;
+    }
+    out_->ReplaceSinks(std::move(*sinks), kStopTimeout);
+    applied.emplace_back("output");
+  }
+  if (n.interval != live_.interval) applied.emplace_back("interval");
+  if (n.drain_interval != live_.drain_interval) applied.emplace_back("drain_interval");
+  if (n.log_level != live_.log_level) {
+    spdlog::set_level(spdlog::level::from_str(n.log_level));
+    applied.emplace_back("log_level");
+  }
+  const std::vector<std::string> restart = NeedRestart(cfg_, n);
+  live_.output = n.output;
+  live_.queue_size = n.queue_size;
+  live_.file_mode = n.file_mode;
+  live_.max_size = n.max_size;
+  live_.max_backups = n.max_backups;
+  live_.compress = n.compress;
+  live_.max_total_size = n.max_total_size;
+  live_.interval = n.interval;
+  live_.drain_interval = n.drain_interval;
+  live_.log_level = n.log_level;
+  const auto join = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& k : v) s += (s.empty() ? "" : ", ") + k;
+    return s.empty() ? std::string("none") : s;
+  };
+  Details d{{"applied", join(applied)}, {"restart_needed", join(restart)}};
+  std::string reason =
+      applied.empty() ? "SIGHUP: nothing to apply" : "SIGHUP: applied " + join(applied);
+  if (!restart.empty()) {
+    reason += "; changed but kept until a restart: " + join(restart);
+    spdlog::warn("SIGHUP: {} changed; these apply at the next restart", join(restart));
+  }
+  spdlog::info("{}", reason);
+  EmitStatus("reloaded", "", reason, d);
+  out_->Flush();
+}
+
 void Agent::ReopenOutputs() {
   // Everything formatted before the signal goes to the old file; the
   // agent.status that follows is the first line each reopened file gets.
@@ -427,9 +515,8 @@ int Agent::Run() {
     epoll_ctl(ep.fd, EPOLL_CTL_ADD, ev.data.fd, &ev);
   }
 
-  const auto interval_ns = static_cast<uint64_t>(cfg_.interval.count());
-  const auto drain_ms =
-      static_cast<int>(std::max<int64_t>(1, cfg_.drain_interval.count() / 1000000));
+  auto interval_ns = static_cast<uint64_t>(live_.interval.count());
+  auto drain_ms = static_cast<int>(std::max<int64_t>(1, live_.drain_interval.count() / 1000000));
   const uint64_t start_boot = Clock::BootNs();
   const uint64_t deadline = cfg_.duration.count() > 0
                                 ? start_boot + static_cast<uint64_t>(cfg_.duration.count())
@@ -450,8 +537,13 @@ int Agent::Run() {
           stop_reason = si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM";
         } else if (si.ssi_signo == SIGUSR1) {
           ReopenOutputs();
-        } else {
-          spdlog::info("signal {} received: nothing to reload yet", si.ssi_signo);
+        } else if (si.ssi_signo == SIGHUP) {
+          Reload();
+          drain_ms = static_cast<int>(std::max<int64_t>(1, live_.drain_interval.count() / 1000000));
+          if (static_cast<uint64_t>(live_.interval.count()) != interval_ns) {
+            interval_ns = static_cast<uint64_t>(live_.interval.count());
+            next_rollup = Clock::BootNs() + interval_ns;
+          }
         }
       }
     }
@@ -486,8 +578,8 @@ int Agent::Run() {
 
 }  // namespace
 
-int RunAgent(const Config& cfg) {
-  Agent agent(cfg);
+int RunAgent(const Config& cfg, ConfigLoader reload) {
+  Agent agent(cfg, std::move(reload));
   return agent.Run();
 }
 

@@ -192,6 +192,29 @@ TEST(OutputQueue, DiskFullCountsWholeLinesCutsThePartialOneAndRecovers) {
   EXPECT_EQ(snap.sinks[0].seq_gaps, v.dropped_total());
 }
 
+TEST(OutputQueue, BackpressureWaitsForRoomWithinTheBudget) {
+  auto st = std::make_shared<FakeSink::State>();
+  st->hold = true;
+  Output out({"h", "v", "i"});
+  out.AddSink(std::make_unique<FakeSink>(st), 64 * 1024);
+  const ProbeId p = out.RegisterProbe("t");
+  out.AllowWait(60s);  // far more than the writer needs once released
+  std::thread release([&] {
+    std::this_thread::sleep_for(50ms);
+    Release(st);
+  });
+  Emit(out, p, 2000);  // ~600 KB through a 64 KiB queue: End() waits for room
+  release.join();
+  ASSERT_TRUE(out.Settle(10s));
+  const auto snap = out.Snapshot();
+  const auto& v = snap.probes[p].sinks[0];
+  EXPECT_EQ(v.emitted, 2000u);
+  EXPECT_EQ(v.dropped_total(), 0u);
+  EXPECT_EQ(Lines(st->data), 2000u);
+  const auto seqs = Seqs(st->data);
+  for (size_t i = 0; i < seqs.size(); ++i) ASSERT_EQ(seqs[i], i);
+}
+
 TEST(OutputQueue, StopGivesUpOnASinkThatNeverDrains) {
   auto st = std::make_shared<FakeSink::State>();
   st->hold = true;

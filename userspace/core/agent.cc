@@ -528,6 +528,7 @@ int Agent::Run() {
   while (!stop) {
     epoll_event evs[4];
     const int n = epoll_wait(ep.fd, evs, 4, drain_ms);
+    out_->AllowWait(std::chrono::milliseconds(drain_ms));
     for (int i = 0; i < n; ++i) {
       if (evs[i].data.fd != sfd.fd) continue;
       signalfd_siginfo si{};

@@ -61,6 +61,15 @@ void Output::End() {
   w_.EndObject();
   buf_.push_back('\n');
   const size_t len = buf_.size() - line_start_;
+  // Backpressure first: a full queue gets the remaining wait budget to drain.
+  for (auto& s : sinks_) {
+    if (wait_budget_.count() <= 0) break;
+    if (s.closed || s.w->queued_bytes() + s.pending_bytes + len <= s.w->capacity()) continue;
+    Flush();  // hand over what is pending (keeps this line in buf_)
+    const auto t0 = std::chrono::steady_clock::now();
+    s.w->WaitForRoom(len, wait_budget_);
+    wait_budget_ -= std::chrono::steady_clock::now() - t0;
+  }
   // Admission: each sink takes the line if its queue has room for it on top
   // of what it already holds and what is pending for it. Once a sink refused
   // a line it refuses the rest of the pending batch (it takes a prefix).
@@ -89,11 +98,14 @@ void Output::End() {
 }
 
 void Output::Flush() {
+  // Whole lines only: a record being formatted (End() waiting for room)
+  // stays in buf_.
+  const size_t whole = lines_.empty() ? 0 : lines_.back().end;
   if (!lines_.empty()) {
     // An exact-size copy: a queued batch holds only its bytes, so the queues'
     // byte bounds are what they hold in memory; buf_ keeps its capacity.
     auto b = std::make_shared<Batch>();
-    b->data.assign(buf_);
+    b->data.assign(buf_, 0, whole);
     b->lines.assign(lines_.begin(), lines_.end());
     for (auto& s : sinks_) {
       for (size_t i = 0; i < s.pending_lines; ++i) s.probes[b->lines[i].probe].submitted.add(1);
@@ -105,7 +117,12 @@ void Output::Flush() {
     s.pending_bytes = 0;
     s.closed = false;
   }
-  buf_.clear();
+  if (whole == buf_.size()) {
+    buf_.clear();
+  } else {
+    buf_.erase(0, whole);
+    line_start_ = line_start_ >= whole ? line_start_ - whole : 0;
+  }
   lines_.clear();
 }
 

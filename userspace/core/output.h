@@ -121,6 +121,12 @@ class Output {
 
   // Hand the formatted lines to the sinks' writers.
   void Flush();
+  // Backpressure: until the next call, End() may wait this long in total
+  // for a full queue to make room before it drops a line (queue_full). The
+  // agent grants one drain interval per loop, so a burst waits for the
+  // writer (the BPF ring holds what arrives meanwhile) while a stalled sink
+  // costs the loop at most that much per cycle. 0 (the default): never wait.
+  void AllowWait(std::chrono::nanoseconds budget) { wait_budget_ = budget; }
   // Flush, then wait until every writer wrote (or dropped) what it has.
   bool Settle(std::chrono::milliseconds timeout);
   // Reopen every file sink after what is queued (SIGUSR1). Per sink: the result.
@@ -189,6 +195,7 @@ class Output {
   size_t line_start_ = 0;
   uint64_t seq_ = 0;
   size_t flush_bytes_ = kFlushBytes;
+  std::chrono::nanoseconds wait_budget_{0};
   static constexpr size_t kFlushBytes = 256 * 1024;
 };
 

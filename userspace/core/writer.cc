@@ -88,6 +88,12 @@ Status SinkWriter::Reopen(std::chrono::milliseconds timeout) {
   return f.get();
 }
 
+bool SinkWriter::WaitForRoom(uint64_t bytes, std::chrono::nanoseconds timeout) {
+  std::unique_lock lk(mu_);
+  return idle_cv_.wait_for(lk, timeout,
+                           [&] { return queued_bytes() + bytes <= opt_.capacity || stop_; });
+}
+
 bool SinkWriter::Settle(std::chrono::milliseconds timeout) {
   std::unique_lock lk(mu_);
   return idle_cv_.wait_for(lk, timeout, [&] { return q_.empty() && !busy_; });

@@ -78,6 +78,8 @@ class SinkWriter {
   uint64_t queued_bytes() const { return queued_bytes_.load(std::memory_order_relaxed); }
   uint64_t capacity() const { return opt_.capacity; }
 
+  // Wait until bytes more fit in the queue; false on timeout.
+  bool WaitForRoom(uint64_t bytes, std::chrono::nanoseconds timeout);
   // Reopen the sink after everything queued so far; waits up to timeout.
   Status Reopen(std::chrono::milliseconds timeout);
   // Wait until everything queued was written or dropped; false on timeout.

@@ -183,9 +183,13 @@ class FileSink : public Sink {
     if (!open_pending_) {
       KS_RETURN_IF_ERROR(backups_.Shift(opt_.max_backups));
       const std::string first = backups_.Name(1, false);
-      if (::rename(path_.c_str(), first.c_str()) != 0)
+      if (::rename(path_.c_str(), first.c_str()) == 0) {
+        last_id_ = backups_.AddNewest(size_.load());
+      } else if (errno == ENOENT) {
+        last_id_ = 0;  // moved away by someone else (logrotate without SIGUSR1): just reopen
+      } else {
         return Status::Errno(fmt::format("rename {} -> {}", path_, first), errno);
-      last_id_ = backups_.AddNewest(size_.load());
+      }
       open_pending_ = true;
     }
     // The old fd (now the .1 file) stays in use until the new file is open.
@@ -200,7 +204,7 @@ class FileSink : public Sink {
     const size_t deleted = backups_.EnforceBudget(size, opt_.max_total_size);
     if (deleted)
       spdlog::debug("{}: deleted {} old backup(s) to stay within max_total_size", path_, deleted);
-    if (compressor_.joinable()) {
+    if (compressor_.joinable() && last_id_ != 0) {
       jobs_.push_back(last_id_);
       lk.unlock();
       cv_.notify_one();

@@ -196,7 +196,7 @@ class Output {
   uint64_t seq_ = 0;
   size_t flush_bytes_ = kFlushBytes;
   std::chrono::nanoseconds wait_budget_{0};
-  static constexpr size_t kFlushBytes = 256 * 1024;
+  static constexpr size_t kFlushBytes = size_t{256} << 10;
 };
 
 }  // namespace ksight

@@ -416,7 +416,7 @@ Status GzipFile(int src_fd, const std::string& dst, unsigned mode) {
     ::close(out);
     return Status::Error(fmt::format("gzdopen {}", dst));
   }
-  std::vector<char> buf(256 * 1024);
+  std::vector<char> buf(size_t{256} << 10);
   Status st;
   for (;;) {
     const ssize_t n = ::read(src_fd, buf.data(), buf.size());

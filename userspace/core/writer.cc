@@ -1,7 +1,7 @@
 #include "core/writer.h"
 
 #include <pthread.h>
-#include <signal.h>
+#include <csignal>
 
 #include <cerrno>
 

@@ -44,7 +44,11 @@ int main(int argc, char** argv) {
     case Command::Kind::kCheck:
       return CheckHost(cmd.cfg);
     case Command::Kind::kRun:
-      return RunAgent(cmd.cfg);
+      return RunAgent(cmd.cfg, [argc, argv]() -> Result<Config> {
+        Command again = ParseCommandLine(argc, argv);
+        if (again.exit_now) return Status::Error(again.err);
+        return again.cfg;
+      });
     case Command::Kind::kNone:
       break;
   }

@@ -112,8 +112,8 @@ dep_names=$(sed 's/([^)]*)//g; s/[,|]/ /g' <<<"$depends" | xargs)
 mkdir "$tmp/x"
 dpkg-deb --extract "$deb" "$tmp/x"
 while read -r soname; do
-	libpath=$(ldconfig -p | awk -v s="$soname" '$1 == s && /x86-64|AArch64|64bit/ { print $NF; exit }')
-	[[ -n $libpath ]] || libpath=$(ldconfig -p | awk -v s="$soname" '$1 == s { print $NF; exit }')
+	libpath=$(ldconfig -p | awk -v s="$soname" '$1 == s && /x86-64|AArch64|64bit/ && !f { print $NF; f = 1 }')
+	[[ -n $libpath ]] || libpath=$(ldconfig -p | awk -v s="$soname" '$1 == s && !f { print $NF; f = 1 }')
 	# dpkg knows a file by the path its package ships (/lib or /usr/lib: merged /usr).
 	real=$(readlink -f "$libpath")
 	pkg=$( (dpkg -S "$real" || dpkg -S "${real#/usr}" || dpkg -S "$libpath") 2>/dev/null |

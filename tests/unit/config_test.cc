@@ -49,7 +49,7 @@ TEST(Size, ParsesUnits) {
 TEST(ConfigFile, DefaultTextParsesToTheDefaults) {
   Config parsed;
   parsed.interval = 1s;  // make sure the text sets it back
-  parsed.output = "elsewhere";
+  parsed.output = {"elsewhere"};
   ASSERT_TRUE(ParseConfigText(DefaultConfigText(), "default", parsed).ok());
   const Config def;
   EXPECT_EQ(parsed.interval, def.interval);
@@ -78,7 +78,8 @@ slow = "5ms"
 watch_errnos = ["EACCES"]
 [tcp_retransmit]
 ports = [443]
-)", "t.toml", c);
+)",
+                                  "t.toml", c);
   ASSERT_TRUE(st.ok()) << st.message();
   EXPECT_EQ(c.probes, std::vector<std::string>{"syscalls"});
   EXPECT_EQ(c.interval, 2s);
@@ -109,7 +110,8 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(BadConfig{"intervall = \"5s\"", "unknown key 'intervall'"},
                       BadConfig{"interval = 5", "interval must be a duration"},
                       BadConfig{"interval = \"5 fortnights\"", "invalid duration"},
-                      BadConfig{"[filter]\npid = [\"x\"]", "filter.pid must be an array of process ids"},
+                      BadConfig{"[filter]\npid = [\"x\"]",
+                                "filter.pid must be an array of process ids"},
                       BadConfig{"[filter]\nuser = 1", "unknown key 'filter.user'"},
                       BadConfig{"filter = 3", "filter must be a table"},
                       BadConfig{"output = [", "k.toml:1:"},
@@ -137,12 +139,12 @@ Command Parse(std::vector<const char*> args) {
 }
 
 TEST(CommandLine, FlagsOverrideDefaults) {
-  auto c = Parse({"run", "--config", "/dev/null", "--output", "-", "--interval", "1s", "--pid",
-                  "7", "--pid", "8", "--probes", "syscalls", "--slow", "0", "--watch-errno",
+  auto c = Parse({"run", "--config", "/dev/null", "--output", "-", "--interval", "1s", "--pid", "7",
+                  "--pid", "8", "--probes", "syscalls", "--slow", "0", "--watch-errno",
                   "ENOENT,EACCES"});
   ASSERT_FALSE(c.exit_now) << c.err;
   EXPECT_EQ(c.kind, Command::Kind::kRun);
-  EXPECT_EQ(c.cfg.output, "-");
+  EXPECT_EQ(c.cfg.output, std::vector<std::string>{"-"});
   EXPECT_EQ(c.cfg.interval, 1s);
   EXPECT_EQ(c.cfg.pids, (std::vector<uint32_t>{7, 8}));
   EXPECT_EQ(c.cfg.slow, 0s);
@@ -154,8 +156,8 @@ TEST(CommandLine, FlagsWinOverTheFile) {
   std::ofstream(path) << "interval = \"30s\"\noutput = \"/tmp/x.jsonl\"\n";
   auto c = Parse({"run", "--config", path.c_str(), "--interval", "2s"});
   ASSERT_FALSE(c.exit_now) << c.err;
-  EXPECT_EQ(c.cfg.interval, 2s);              // flag
-  EXPECT_EQ(c.cfg.output, "/tmp/x.jsonl");    // file
+  EXPECT_EQ(c.cfg.interval, 2s);                                      // flag
+  EXPECT_EQ(c.cfg.output, std::vector<std::string>{"/tmp/x.jsonl"});  // file
 }
 
 struct BadArgs {
@@ -176,14 +178,16 @@ TEST_P(CommandLineErrors, ExitTwoWithOneClearLine) {
 INSTANTIATE_TEST_SUITE_P(
     All, CommandLineErrors,
     ::testing::Values(
-        BadArgs{{}, "A subcommand is required"},
-        BadArgs{{"frobnicate"}, "frobnicate"},
-        BadArgs{{"run", "--config", "/dev/null", "--interval", "soon"}, "--interval: invalid duration 'soon'"},
+        BadArgs{{}, "A subcommand is required"}, BadArgs{{"frobnicate"}, "frobnicate"},
+        BadArgs{{"run", "--config", "/dev/null", "--interval", "soon"},
+                "--interval: invalid duration 'soon'"},
         BadArgs{{"run", "--config", "/dev/null", "--interval", "1ms"}, "too short"},
         BadArgs{{"run", "--config", "/dev/null", "--pid", "abc"}, "--pid"},
         BadArgs{{"run", "--config", "/dev/null", "--probes", "sycalls"}, "unknown probe 'sycalls'"},
-        BadArgs{{"run", "--config", "/dev/null", "--watch-errno", "EWHAT"}, "'EWHAT' is not an errno"},
-        BadArgs{{"run", "--config", "/nonexistent/ksight.toml"}, "cannot read config file /nonexistent/ksight.toml"},
+        BadArgs{{"run", "--config", "/dev/null", "--watch-errno", "EWHAT"},
+                "'EWHAT' is not an errno"},
+        BadArgs{{"run", "--config", "/nonexistent/ksight.toml"},
+                "cannot read config file /nonexistent/ksight.toml"},
         BadArgs{{"run", "--config", "/dev/null", "--no-such-flag"}, "--no-such-flag"},
         BadArgs{{"run", "--config", "/dev/null", "--ring-size", "3KiB"}, "power of two"}));
 
@@ -204,7 +208,8 @@ TEST(Binary, BadFlagExitsTwoWithOneLine) {
   const int status = pclose(p);
   const std::string out(buf.data(), n);
   EXPECT_EQ(WEXITSTATUS(status), 2);
-  EXPECT_EQ(out, "ksight: --interval: invalid duration 'soon' (expected e.g. 10s, 100ms, 250us, 5m)\n");
+  EXPECT_EQ(out,
+            "ksight: --interval: invalid duration 'soon' (expected e.g. 10s, 100ms, 250us, 5m)\n");
 }
 
 TEST(Binary, ConfigDefaultRoundTrips) {

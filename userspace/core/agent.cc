@@ -79,11 +79,40 @@ Result<Filters> ResolveFilters(const Config& cfg) {
     if (path.rfind("/sys/fs/cgroup", 0) != 0) path = "/sys/fs/cgroup/" + c;
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-      return Status::Error(fmt::format("cgroup filter '{}': {} is not a cgroup v2 directory", c, path));
+      return Status::Error(
+          fmt::format("cgroup filter '{}': {} is not a cgroup v2 directory", c, path));
     }
     f.cgroup_ids.push_back(st.st_ino);  // cgroup v2: the id is the directory's inode
   }
   return f;
+}
+
+using SinkList = std::vector<std::pair<std::unique_ptr<Sink>, uint64_t>>;
+
+Result<SinkList> OpenSinks(const Config& cfg) {
+  SinkList sinks;
+  FileSinkOptions fo;
+  fo.mode = cfg.file_mode;
+  fo.max_size = cfg.max_size;
+  fo.max_backups = cfg.max_backups;
+  fo.compress = cfg.compress == "gzip";
+  fo.max_total_size = cfg.max_total_size;
+  for (const auto& o : cfg.output) {
+    if (o == "-") {
+      sinks.emplace_back(MakeFdSink(STDOUT_FILENO, "stdout"), cfg.queue_size);
+      continue;
+    }
+    auto s = OpenFileSink(o, fo);
+    if (!s) return s.status();
+    sinks.emplace_back(std::move(s.value()), cfg.queue_size);
+  }
+  return sinks;
+}
+
+std::string OutputNames(const Config& cfg) {
+  std::string names;
+  for (const auto& o : cfg.output) names += (names.empty() ? "" : ", ") + (o == "-" ? "stdout" : o);
+  return names;
 }
 
 struct ActiveProbe {
@@ -102,7 +131,8 @@ int OnRing(void* ctx, void* data, size_t size) {
 
 class Agent {
  public:
-  explicit Agent(const Config& cfg) : cfg_(cfg) {}
+  Agent(const Config& cfg, ConfigLoader reload)
+      : cfg_(cfg), live_(cfg), reload_(std::move(reload)) {}
   int Run();
 
  private:
@@ -112,17 +142,23 @@ class Agent {
   void RollupAll(uint64_t start_ns, uint64_t end_ns);
   void DrainRings();
   // /metrics: publish the counters of a heartbeat (or of the start) and the probes' totals.
-  void PublishMetrics(const std::vector<ProbeCounters>& counters, uint64_t heartbeat_unix_ns);
+  void PublishMetrics(const OutputSnapshot& snap, uint64_t heartbeat_unix_ns);
+  void ReopenOutputs();
+  void Reload();
 
-  const Config& cfg_;
+  const Config& cfg_;  // as started: the probes keep references to it
+  Config live_;        // what SIGHUP may change: output, interval, drain_interval, log_level
+  ConfigLoader reload_;
   HostFeatures host_;
   Filters filters_;
   Clock clock_;
   std::unique_ptr<Output> out_;
   std::vector<std::unique_ptr<ActiveProbe>> probes_;
   RingBufferPtr rb_;
-  // Drops already reported in agent.loss, per probe and reason.
+  // Drops already reported in agent.loss: before the sinks per probe and
+  // reason; at a sink per sink name, probe and reason.
   std::vector<std::array<uint64_t, kDropReasons>> reported_;
+  std::map<std::string, std::vector<std::array<uint64_t, kDropReasons>>> reported_sink_;
   std::vector<uint64_t> reported_agg_;
   // Metrics, health, systemd.
   std::unique_ptr<MetricsServer> metrics_;
@@ -169,35 +205,81 @@ void Agent::RollupAll(uint64_t start_ns, uint64_t end_ns) {
   for (auto& ap : probes_) ap->probe->Rollup(start_ns, end_ns);
 }
 
+// Lines still queued for a sink when the agent stops get this long to be written.
+constexpr std::chrono::seconds kStopTimeout{5};
+
+void WriteDropped(JsonWriter& w, const std::array<uint64_t, kDropReasons>& d) {
+  w.KObject("dropped_by_reason");
+  for (size_t r = 0; r < kDropReasons; ++r) {
+    if (d[r]) w.KV(DropReasonName(static_cast<DropReason>(r)), d[r]);
+  }
+  w.EndObject();
+}
+
+void LossRecord(Output& out, std::string_view probe, std::string_view reason, uint64_t delta,
+                uint64_t total, std::string_view sink, uint64_t start_ns, uint64_t end_ns) {
+  auto& lw = out.Begin(0, "agent.loss", end_ns);
+  lw.KObject("loss").KV("probe", probe).KV("reason", reason).KV("count", delta).KV("total", total);
+  if (!sink.empty()) lw.KV("sink", sink);
+  if (reason == "map_full") lw.KV("note", "in-kernel aggregation updates lost: raise the map size");
+  lw.EndObject();
+  lw.KObject("interval").Key("start").Rfc3339(start_ns).Key("end").Rfc3339(end_ns).EndObject();
+  out.End();
+  if (sink.empty()) {
+    spdlog::warn("{}: {} events dropped ({}) in the last interval", probe, delta, reason);
+  } else {
+    spdlog::warn("{}: {} events dropped ({}) at {} in the last interval", probe, delta, reason,
+                 sink);
+  }
+}
+
 void Agent::EmitHeartbeatAndLoss(uint64_t start_ns, uint64_t end_ns) {
   for (auto& ap : probes_) {
     const BpfTotals t = ap->probe->ReadBpfTotals();
     out_->SetBpfTotals(ap->id, t.seen, t.ring_full, t.map_full);
   }
-  // Settle what is buffered so the counters below are exact: everything
-  // counted as seen before this point is now emitted or dropped.
+  // Hand everything formatted so far to the writers: every record counted
+  // as seen before this point is now emitted, dropped or queued at each sink.
   out_->Flush();
-  const size_t n = out_->probe_count();
+  const OutputSnapshot snap = out_->Snapshot();
+  const size_t n = snap.probes.size();
   reported_.resize(n);
   reported_agg_.resize(n);
-  std::vector<ProbeCounters> snap;
-  snap.reserve(n);
-  for (size_t i = 0; i < n; ++i) snap.push_back(out_->counters(static_cast<ProbeId>(i)));
 
   ++agent_types_["agent.heartbeat"];
   auto& w = out_->Begin(0, "agent.heartbeat", end_ns);
   w.KObject("counters");
   for (size_t i = 0; i < n; ++i) {
-    const auto& c = snap[i];
-    w.KObject(out_->probe_name(static_cast<ProbeId>(i)));
-    w.KV("seen", c.seen).KV("emitted", c.emitted).KV("dropped", c.dropped_total());
-    w.KObject("dropped_by_reason");
-    for (size_t r = 0; r < kDropReasons; ++r) {
-      if (c.dropped[r]) w.KV(DropReasonName(static_cast<DropReason>(r)), c.dropped[r]);
+    const ProbeSnapshot& p = snap.probes[i];
+    SinkView first;
+    if (!p.sinks.empty()) first = p.sinks[0];
+    w.KObject(p.name);
+    // The top-level numbers are the first sink's (the first --output).
+    w.KV("seen", p.seen).KV("emitted", first.emitted).KV("dropped", first.dropped_total());
+    WriteDropped(w, first.dropped);
+    w.KV("queued", first.queued);
+    if (i != 0) w.KV("bpf_seen", p.bpf_seen).KV("received", p.received);
+    w.KV("aggregation_lost", p.aggregation_lost);
+    w.KObject("sinks");
+    for (size_t s = 0; s < p.sinks.size(); ++s) {
+      const SinkView& v = p.sinks[s];
+      w.KObject(snap.sinks[s].name);
+      w.KV("emitted", v.emitted).KV("dropped", v.dropped_total());
+      WriteDropped(w, v.dropped);
+      w.KV("queued", v.queued);
+      w.EndObject();
     }
     w.EndObject();
-    if (i != 0) w.KV("bpf_seen", c.bpf_seen).KV("received", c.received);
-    w.KV("aggregation_lost", c.aggregation_lost);
+    w.EndObject();
+  }
+  w.EndObject();
+  w.KObject("sinks");
+  for (const SinkSnapshot& s : snap.sinks) {
+    w.KObject(s.name);
+    w.KV("kind", s.file ? "file" : "stream").KV("state", s.state);
+    w.KV("queued_bytes", s.queued_bytes).KV("queue_size", s.queue_size);
+    w.KV("seq_gaps", s.seq_gaps);
+    if (s.file) w.KV("rotations", s.rotations);
     w.EndObject();
   }
   w.EndObject();
@@ -205,57 +287,63 @@ void Agent::EmitHeartbeatAndLoss(uint64_t start_ns, uint64_t end_ns) {
   out_->End();
 
   for (size_t i = 0; i < n; ++i) {
-    const auto& c = snap[i];
+    const ProbeSnapshot& p = snap.probes[i];
+    // Before the sinks (ring_full, rate_limited): once, for every sink.
     for (size_t r = 0; r < kDropReasons; ++r) {
-      const uint64_t delta = c.dropped[r] - reported_[i][r];
-      if (delta == 0) continue;
-      reported_[i][r] = c.dropped[r];
+      const uint64_t total = p.dropped_before_sinks[r];
+      if (total == reported_[i][r]) continue;
+      LossRecord(*out_, p.name, DropReasonName(static_cast<DropReason>(r)), total - reported_[i][r],
+                 total, "", start_ns, end_ns);
       ++agent_types_["agent.loss"];
-      auto& lw = out_->Begin(0, "agent.loss", end_ns);
-      lw.KObject("loss").KV("probe", out_->probe_name(static_cast<ProbeId>(i)));
-      lw.KV("reason", DropReasonName(static_cast<DropReason>(r)));
-      lw.KV("count", delta).KV("total", c.dropped[r]).EndObject();
-      lw.KObject("interval").Key("start").Rfc3339(start_ns).Key("end").Rfc3339(end_ns).EndObject();
-      out_->End();
-      spdlog::warn("{}: {} events dropped ({}) in the last interval", out_->probe_name(static_cast<ProbeId>(i)),
-                   delta, DropReasonName(static_cast<DropReason>(r)));
+      reported_[i][r] = total;
     }
-    if (c.aggregation_lost > reported_agg_[i]) {
-      const uint64_t delta = c.aggregation_lost - reported_agg_[i];
-      reported_agg_[i] = c.aggregation_lost;
+    // At each sink (queue_full, sink_error, disk_full, rotation): per sink.
+    for (size_t s = 0; s < p.sinks.size(); ++s) {
+      auto& rep = reported_sink_[snap.sinks[s].name];
+      rep.resize(n);
+      for (size_t r = 0; r < kDropReasons; ++r) {
+        const uint64_t total = p.sinks[s].dropped[r] - p.dropped_before_sinks[r];
+        if (total <= rep[i][r]) continue;
+        LossRecord(*out_, p.name, DropReasonName(static_cast<DropReason>(r)), total - rep[i][r],
+                   total, snap.sinks[s].name, start_ns, end_ns);
+        ++agent_types_["agent.loss"];
+        rep[i][r] = total;
+      }
+    }
+    if (p.aggregation_lost > reported_agg_[i]) {
+      LossRecord(*out_, p.name, "map_full", p.aggregation_lost - reported_agg_[i],
+                 p.aggregation_lost, "", start_ns, end_ns);
       ++agent_types_["agent.loss"];
-      auto& lw = out_->Begin(0, "agent.loss", end_ns);
-      lw.KObject("loss").KV("probe", out_->probe_name(static_cast<ProbeId>(i)));
-      lw.KV("reason", "map_full").KV("count", delta).KV("total", c.aggregation_lost);
-      lw.KV("note", "in-kernel aggregation updates lost: raise the map size").EndObject();
-      lw.KObject("interval").Key("start").Rfc3339(start_ns).Key("end").Rfc3339(end_ns).EndObject();
-      out_->End();
+      reported_agg_[i] = p.aggregation_lost;
     }
   }
   out_->Flush();
   PublishMetrics(snap, end_ns);
 }
 
-void Agent::PublishMetrics(const std::vector<ProbeCounters>& counters, uint64_t heartbeat_unix_ns) {
+void Agent::PublishMetrics(const OutputSnapshot& snap, uint64_t heartbeat_unix_ns) {
   if (!metrics_) return;
   auto s = std::make_shared<MetricsSnapshot>();
   s->version = KSIGHT_VERSION;
   s->revision = kGitRevision;
   s->heartbeat_unix_ns = heartbeat_unix_ns;
-  for (size_t i = 0; i < counters.size(); ++i) {
+  for (size_t i = 0; i < snap.probes.size(); ++i) {
+    const ProbeSnapshot& p = snap.probes[i];
     ProbeMetrics pm;
-    pm.name = out_->probe_name(static_cast<ProbeId>(i));
+    pm.name = p.name;
     pm.is_probe = i != 0;
     if (auto it = probe_state_.find(pm.name); pm.is_probe && it != probe_state_.end()) {
       pm.state = it->second.first;
       pm.reason = it->second.second;
     }
-    const ProbeCounters& c = counters[i];
-    pm.seen = c.seen;
-    pm.emitted = c.emitted;
-    pm.aggregation_lost = c.aggregation_lost;
+    // As the heartbeat's top-level counters: the first output's view.
+    pm.seen = p.seen;
+    pm.aggregation_lost = p.aggregation_lost;
+    const std::array<uint64_t, kDropReasons> none{};
+    pm.emitted = p.sinks.empty() ? 0 : p.sinks[0].emitted;
+    const auto& dropped = p.sinks.empty() ? none : p.sinks[0].dropped;
     for (size_t r = 0; r < kDropReasons; ++r)
-      pm.dropped.emplace_back(DropReasonName(static_cast<DropReason>(r)), c.dropped[r]);
+      pm.dropped.emplace_back(DropReasonName(static_cast<DropReason>(r)), dropped[r]);
     s->probes.push_back(std::move(pm));
   }
   MetricsSink agent_sink(s->probe_samples, out_->probe_name(0));
@@ -265,6 +353,114 @@ void Agent::PublishMetrics(const std::vector<ProbeCounters>& counters, uint64_t 
     ap->probe->Metrics(sink);
   }
   metrics_->Publish(std::move(s));
+}
+
+bool SameOutput(const Config& a, const Config& b) {
+  return a.output == b.output && a.queue_size == b.queue_size && a.file_mode == b.file_mode &&
+         a.max_size == b.max_size && a.max_backups == b.max_backups && a.compress == b.compress &&
+         a.max_total_size == b.max_total_size;
+}
+
+// Settings the running probes were started with: a change needs a restart.
+std::vector<std::string> NeedRestart(const Config& a, const Config& b) {
+  std::vector<std::string> keys;
+  auto check = [&](bool same, const char* key) {
+    if (!same) keys.emplace_back(key);
+  };
+  check(a.probes == b.probes, "probes");
+  check(a.pids == b.pids, "filter.pid");
+  check(a.comms == b.comms, "filter.comm");
+  check(a.cgroups == b.cgroups, "filter.cgroup");
+  check(a.ring_bytes == b.ring_bytes, "ring_size");
+  check(a.slow == b.slow, "syscalls.slow");
+  check(a.watch_errnos == b.watch_errnos, "syscalls.watch_errnos");
+  check(a.syscall_stats_entries == b.syscall_stats_entries, "syscalls.stats_entries");
+  check(a.tcp_ports == b.tcp_ports, "tcp_retransmit.ports");
+  check(a.host_name == b.host_name, "host_name");
+  check(a.duration == b.duration, "duration");
+  return keys;
+}
+
+void Agent::Reload() {
+  if (!reload_) return;
+  auto next = reload_();
+  if (!next) {
+    const std::string msg = next.status().message();
+    spdlog::error("SIGHUP: config not reloaded, still running with the previous one: {}", msg);
+    EmitStatus("reload_failed", "", msg);
+    out_->Flush();
+    return;
+  }
+  Config& n = next.value();
+  std::vector<std::string> applied;
+  if (!SameOutput(live_, n)) {
+    auto sinks = OpenSinks(n);
+    if (!sinks) {
+      const std::string msg = sinks.status().message();
+      spdlog::error("SIGHUP: config not reloaded, still running with the previous one: {}", msg);
+      EmitStatus("reload_failed", "", msg);
+      out_->Flush();
+      return;
+    }
+    out_->ReplaceSinks(std::move(*sinks), kStopTimeout);
+    applied.emplace_back("output");
+  }
+  if (n.interval != live_.interval) applied.emplace_back("interval");
+  if (n.drain_interval != live_.drain_interval) applied.emplace_back("drain_interval");
+  if (n.log_level != live_.log_level) {
+    spdlog::set_level(spdlog::level::from_str(n.log_level));
+    applied.emplace_back("log_level");
+  }
+  const std::vector<std::string> restart = NeedRestart(cfg_, n);
+  live_.output = n.output;
+  live_.queue_size = n.queue_size;
+  live_.file_mode = n.file_mode;
+  live_.max_size = n.max_size;
+  live_.max_backups = n.max_backups;
+  live_.compress = n.compress;
+  live_.max_total_size = n.max_total_size;
+  live_.interval = n.interval;
+  live_.drain_interval = n.drain_interval;
+  live_.log_level = n.log_level;
+  const auto join = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& k : v) s += (s.empty() ? "" : ", ") + k;
+    return s.empty() ? std::string("none") : s;
+  };
+  Details d{{"applied", join(applied)}, {"restart_needed", join(restart)}};
+  std::string reason =
+      applied.empty() ? "SIGHUP: nothing to apply" : "SIGHUP: applied " + join(applied);
+  if (!restart.empty()) {
+    reason += "; changed but kept until a restart: " + join(restart);
+    spdlog::warn("SIGHUP: {} changed; these apply at the next restart", join(restart));
+  }
+  spdlog::info("{}", reason);
+  EmitStatus("reloaded", "", reason, d);
+  out_->Flush();
+}
+
+void Agent::ReopenOutputs() {
+  // Everything formatted before the signal goes to the old file; the
+  // agent.status that follows is the first line each reopened file gets.
+  const auto results = out_->ReopenFiles(std::chrono::milliseconds(kStopTimeout));
+  if (results.empty()) {
+    spdlog::info("SIGUSR1: no output file to reopen");
+    return;
+  }
+  Details details;
+  std::string failed;
+  for (const auto& [name, st] : results) {
+    details.emplace_back(name, st.ok() ? "reopened" : st.message());
+    if (!st.ok()) {
+      spdlog::error("SIGUSR1: cannot reopen {}, still writing to the old file: {}", name,
+                    st.message());
+      failed += (failed.empty() ? "" : "; ") + st.message();
+    }
+  }
+  if (failed.empty()) spdlog::info("SIGUSR1: reopened {} output file(s)", results.size());
+  EmitStatus(failed.empty() ? "reopened" : "reopen_failed", "",
+             failed.empty() ? "SIGUSR1" : "SIGUSR1: " + failed, details);
+  out_->Flush();
 }
 
 int Agent::Run() {
@@ -295,19 +491,15 @@ int Agent::Run() {
   if (!host_.tracefs()) spdlog::warn("{}", host_.tracefs_error());
   if (host_.tracefs_mounted_by_us()) spdlog::info("mounted tracefs at {}", host_.tracefs_path());
 
-  std::unique_ptr<Sink> sink;
-  if (cfg_.output == "-") {
-    sink = MakeFdSink(STDOUT_FILENO, "stdout");
-  } else {
-    auto s = OpenFileSink(cfg_.output);
-    if (!s) {
-      spdlog::error("{}", s.status().message());
-      return kExitRuntime;
-    }
-    sink = std::move(s.value());
+  auto sinks = OpenSinks(cfg_);
+  if (!sinks) {
+    spdlog::error("{}", sinks.status().message());
+    return kExitRuntime;
   }
-  out_ = std::make_unique<Output>(
-      EnvelopeInfo{HostName(cfg_), KSIGHT_VERSION, NewInstanceId()}, std::move(sink));
+  // A reader that goes away is a sink_error on that sink, not the end of the agent.
+  ::signal(SIGPIPE, SIG_IGN);
+  out_ = std::make_unique<Output>(EnvelopeInfo{HostName(cfg_), KSIGHT_VERSION, NewInstanceId()});
+  for (auto& [sink, queue] : *sinks) out_->AddSink(std::move(sink), queue);
   clock_ = Clock::Now();
   InstallLibbpfLogger();
 
@@ -376,14 +568,15 @@ int Agent::Run() {
   if (probes_.empty()) {
     spdlog::error("no probe could start on this host; run `ksight check` to see why");
     EmitStatus("stopped", "", "no probe could start");
-    out_->Flush();
+    out_->StopSinks(kStopTimeout);
     return kExitRuntime;
   }
   const double startup_ms = static_cast<double>(Clock::BootNs() - t0) / 1e6;
   spdlog::info("{} probe(s) attached in {:.1f} ms; writing to {}", probes_.size(), startup_ms,
-               cfg_.output == "-" ? "stdout" : cfg_.output);
+               OutputNames(cfg_));
   // Least privilege: attach is done; keep only what the run needs from here
-  // (before any thread starts: capabilities are per thread).
+  // (capabilities are per thread: helper threads started earlier, the output
+  // writers, run without any from their start; see core/thread.h).
   Details running_details;
   if (auto caps = DropCapabilities(probes_.front()->probe->RingFd()); caps) {
     spdlog::info("capabilities dropped; kept: {}", caps->Summary());
@@ -397,10 +590,7 @@ int Agent::Run() {
   EmitStatus("running", "", running, running_details);
   out_->Flush();
   if (metrics_) {
-    std::vector<ProbeCounters> now_counters;
-    for (size_t i = 0; i < out_->probe_count(); ++i)
-      now_counters.push_back(out_->counters(static_cast<ProbeId>(i)));
-    PublishMetrics(now_counters, 0);
+    PublishMetrics(out_->Snapshot(), 0);
     metrics_->DrainTick(Clock::BootNs());  // the rings were just created: nothing is behind
     metrics_->SetPhase(AgentPhase::kRunning);
     metrics_->Start();
@@ -417,8 +607,8 @@ int Agent::Run() {
     epoll_ctl(ep.fd, EPOLL_CTL_ADD, ev.data.fd, &ev);
   }
 
-  const auto interval_ns = static_cast<uint64_t>(cfg_.interval.count());
-  const auto drain_ms = static_cast<int>(std::max<int64_t>(1, cfg_.drain_interval.count() / 1000000));
+  auto interval_ns = static_cast<uint64_t>(live_.interval.count());
+  auto drain_ms = static_cast<int>(std::max<int64_t>(1, live_.drain_interval.count() / 1000000));
   const uint64_t start_boot = Clock::BootNs();
   const uint64_t deadline = cfg_.duration.count() > 0
                                 ? start_boot + static_cast<uint64_t>(cfg_.duration.count())
@@ -430,6 +620,7 @@ int Agent::Run() {
   while (!stop) {
     epoll_event evs[4];
     const int n = epoll_wait(ep.fd, evs, 4, drain_ms);
+    out_->AllowWait(std::chrono::milliseconds(drain_ms));
     for (int i = 0; i < n; ++i) {
       if (evs[i].data.fd != sfd.fd) continue;
       signalfd_siginfo si{};
@@ -437,8 +628,15 @@ int Agent::Run() {
         if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM) {
           stop = true;
           stop_reason = si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM";
-        } else {
-          spdlog::info("signal {} received: nothing to reload or reopen yet", si.ssi_signo);
+        } else if (si.ssi_signo == SIGUSR1) {
+          ReopenOutputs();
+        } else if (si.ssi_signo == SIGHUP) {
+          Reload();
+          drain_ms = static_cast<int>(std::max<int64_t>(1, live_.drain_interval.count() / 1000000));
+          if (static_cast<uint64_t>(live_.interval.count()) != interval_ns) {
+            interval_ns = static_cast<uint64_t>(live_.interval.count());
+            next_rollup = Clock::BootNs() + interval_ns;
+          }
         }
       }
     }
@@ -470,24 +668,28 @@ int Agent::Run() {
   DrainRings();
   const uint64_t end_unix = Clock::UnixNs();
   RollupAll(interval_start_unix, end_unix);
+  // Let the writers finish, so the final heartbeat has nothing queued.
+  if (!out_->Settle(kStopTimeout)) spdlog::warn("an output is not keeping up; stopping anyway");
   EmitHeartbeatAndLoss(interval_start_unix, end_unix);
   EmitStatus("stopped", "", stop_reason);
-  out_->Flush();
+  out_->StopSinks(kStopTimeout);
   return kExitOk;
 }
 
 }  // namespace
 
-int RunAgent(const Config& cfg) {
-  Agent agent(cfg);
+int RunAgent(const Config& cfg, ConfigLoader reload) {
+  Agent agent(cfg, std::move(reload));
   return agent.Run();
 }
 
 int CheckHost(const Config& cfg) {
   HostFeatures host = HostFeatures::Probe(/*mount_tracefs=*/true);
   std::printf("kernel   %s\n", host.kernel_release().c_str());
-  std::printf("btf      %s\n", host.btf() ? "yes (/sys/kernel/btf/vmlinux)" : host.btf_error().c_str());
-  std::printf("tracefs  %s\n", host.tracefs() ? host.tracefs_path().c_str() : host.tracefs_error().c_str());
+  std::printf("btf      %s\n",
+              host.btf() ? "yes (/sys/kernel/btf/vmlinux)" : host.btf_error().c_str());
+  std::printf("tracefs  %s\n",
+              host.tracefs() ? host.tracefs_path().c_str() : host.tracefs_error().c_str());
   std::printf("privs    %s\n", host.privileged() ? "ok" : host.privilege_error().c_str());
   std::printf("\n%-16s %-9s %s\n", "PROBE", "VERDICT", "DETAIL");
   int runnable = 0;
@@ -501,7 +703,8 @@ int CheckHost(const Config& cfg) {
     runnable += ok;
     std::printf("%-16.*s %-9s %s\n", static_cast<int>(info.name.size()), info.name.data(),
                 ok ? "ok" : "disabled", ok || !c.runnable ? c.reason.c_str() : "needs privileges");
-    for (const auto& [k, v] : c.details) std::printf("%-16s   %-24s %s\n", "", k.c_str(), v.c_str());
+    for (const auto& [k, v] : c.details)
+      std::printf("%-16s   %-24s %s\n", "", k.c_str(), v.c_str());
   }
   if (runnable == 0) {
     std::fprintf(stderr, "ksight: no probe can run on this host\n");

@@ -1,7 +1,10 @@
 // agent.h - `ksight run` and `ksight check`.
 #pragma once
 
+#include <functional>
+
 #include "core/config.h"
+#include "core/status.h"
 
 namespace ksight {
 
@@ -12,8 +15,11 @@ enum ExitCode : int {
   kExitUsage = 2,    // bad flag or config
 };
 
+// Reads the config again (file + the original flags, validated) on SIGHUP.
+using ConfigLoader = std::function<Result<Config>()>;
+
 // Run the agent in the foreground until SIGINT/SIGTERM or cfg.duration.
-int RunAgent(const Config& cfg);
+int RunAgent(const Config& cfg, ConfigLoader reload = {});
 // Print, per probe, whether this host can run it and why not.
 int CheckHost(const Config& cfg);
 

@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <charconv>
 #include <sstream>
 
 #include "core/agent.h"
@@ -13,7 +14,9 @@ namespace {
 struct Flags {
   std::string config;
   std::vector<std::string> probes;
-  std::string output, interval, duration, slow, ring_size, log_level, drain_interval, host_name,
+  std::vector<std::string> output;
+  std::string queue_size, max_size, max_backups, compress, max_total_size, file_mode;
+  std::string interval, duration, slow, ring_size, log_level, drain_interval, host_name,
       metrics_addr;
   std::vector<uint32_t> pids;
   std::vector<std::string> comms, cgroups, watch_errnos;
@@ -32,16 +35,28 @@ void AddRunFlags(CLI::App* app, Flags& f) {
   app->add_option("--config,-c", f.config, "TOML config file (default /etc/ksight/ksight.toml)");
   app->add_option("--probes,-p", f.probes, "probes to run, comma-separated (default: all)")
       ->delimiter(',');
-  app->add_option("--output,-o", f.output, "JSON-lines file, or - for stdout");
+  app->add_option("--output,-o", f.output,
+                  "JSON-lines file, or - for stdout (repeatable: every sink gets every line)");
+  app->add_option("--queue-size", f.queue_size, "per-sink queue of formatted lines, e.g. 16MiB");
+  app->add_option("--max-size", f.max_size,
+                  "rotate a file before it exceeds this, e.g. 100MiB (0 = never)");
+  app->add_option("--max-backups", f.max_backups, "rotated files kept (events.jsonl.1 .. .N)");
+  app->add_option("--compress", f.compress, "compress rotated files: none or gzip");
+  app->add_option("--max-total-size", f.max_total_size, "cap on a file and its backups (0 = none)");
+  app->add_option("--file-mode", f.file_mode, "mode of created files, octal (default 0640)");
   app->add_option("--interval", f.interval, "rollup period, e.g. 10s");
   app->add_option("--duration", f.duration, "stop after this long, e.g. 30s (0 = until signalled)");
   app->add_option("--pid", f.pids, "trace only this process id (repeatable)");
   app->add_option("--comm", f.comms, "trace only processes with this name (repeatable)");
   app->add_option("--cgroup", f.cgroups, "trace only this cgroup v2 path or id (repeatable)");
-  app->add_option("--slow", f.slow, "a syscall record for every call at least this slow (e.g. 100ms)");
-  app->add_option("--watch-errno", f.watch_errnos, "a syscall record for every call failing with "
-                  "this errno (repeatable, e.g. EACCES)")->delimiter(',');
-  app->add_option("--port", f.ports, "tcp_retransmit: only these ports (repeatable)")->delimiter(',');
+  app->add_option("--slow", f.slow,
+                  "a syscall record for every call at least this slow (e.g. 100ms)");
+  app->add_option("--watch-errno", f.watch_errnos,
+                  "a syscall record for every call failing with "
+                  "this errno (repeatable, e.g. EACCES)")
+      ->delimiter(',');
+  app->add_option("--port", f.ports, "tcp_retransmit: only these ports (repeatable)")
+      ->delimiter(',');
   app->add_option("--ring-size", f.ring_size, "BPF ring buffer per probe, e.g. 4MiB");
   app->add_option("--drain-interval", f.drain_interval, "ring drain period, e.g. 5ms");
   app->add_option("--log-level", f.log_level, "agent log level on stderr (info, debug, ...)");
@@ -55,6 +70,30 @@ Status ApplyFlags(CLI::App* app, const Flags& f, Config& cfg) {
   auto given = [&](const char* name) { return app->count(name) > 0; };
   if (given("--probes")) cfg.probes = f.probes;
   if (given("--output")) cfg.output = f.output;
+  auto size = [&](const char* name, const std::string& v, uint64_t& out) -> Status {
+    if (!given(name)) return {};
+    auto s = ParseSize(v);
+    if (!s) return s.status().With(name);
+    out = *s;
+    return {};
+  };
+  KS_RETURN_IF_ERROR(size("--queue-size", f.queue_size, cfg.queue_size));
+  KS_RETURN_IF_ERROR(size("--max-size", f.max_size, cfg.max_size));
+  KS_RETURN_IF_ERROR(size("--max-total-size", f.max_total_size, cfg.max_total_size));
+  if (given("--max-backups")) {
+    uint64_t n = 0;
+    auto [ptr, ec] =
+        std::from_chars(f.max_backups.data(), f.max_backups.data() + f.max_backups.size(), n);
+    if (ec != std::errc() || ptr != f.max_backups.data() + f.max_backups.size() || n > UINT32_MAX)
+      return Status::Error(fmt::format("--max-backups: '{}' is not a number", f.max_backups));
+    cfg.max_backups = static_cast<uint32_t>(n);
+  }
+  if (given("--compress")) cfg.compress = f.compress;
+  if (given("--file-mode")) {
+    auto m = ParseFileMode(f.file_mode);
+    if (!m) return m.status().With("--file-mode");
+    cfg.file_mode = *m;
+  }
   auto dur = [&](const char* name, const std::string& v, Nanos& out) -> Status {
     if (!given(name)) return {};
     auto d = ParseDuration(v);
@@ -123,8 +162,10 @@ Command ParseCommandLine(int argc, const char* const* argv) {
   if (argc > 1 && argv[1][0] != '-') {
     const std::string_view sub = argv[1];
     if (sub != "run" && sub != "check" && sub != "version" && sub != "config")
-      return Fail(fmt::format("unknown command '{}' (commands: run, check, version, config; see "
-                              "ksight --help)", sub));
+      return Fail(
+          fmt::format("unknown command '{}' (commands: run, check, version, config; see "
+                      "ksight --help)",
+                      sub));
   }
   try {
     app.parse(argc, argv);

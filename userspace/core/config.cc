@@ -42,13 +42,17 @@ Result<uint64_t> ParseScaled(std::string_view s, const UnitScale (&units)[N], st
 }
 
 constexpr UnitScale kDurationUnits[] = {
-    {"ns", 1},           {"us", 1000},           {"µs", 1000},
-    {"ms", 1000000},     {"s", 1000000000ULL},   {"m", 60000000000ULL},
+    {"ns", 1},
+    {"us", 1000},
+    {"µs", 1000},
+    {"ms", 1000000},
+    {"s", 1000000000ULL},
+    {"m", 60000000000ULL},
     {"h", 3600000000000ULL},
 };
 constexpr UnitScale kSizeUnits[] = {
-    {"", 1},          {"B", 1},          {"KiB", 1024},     {"K", 1024},
-    {"MiB", 1 << 20}, {"M", 1 << 20},    {"GiB", 1ULL << 30}, {"G", 1ULL << 30},
+    {"", 1},          {"B", 1},       {"KiB", 1024},       {"K", 1024},
+    {"MiB", 1 << 20}, {"M", 1 << 20}, {"GiB", 1ULL << 30}, {"G", 1ULL << 30},
 };
 
 std::string Where(std::string_view source, const toml::node& n) {
@@ -66,8 +70,9 @@ class TableReader {
   Status Unknown(std::initializer_list<std::string_view> known) const {
     for (const auto& [k, v] : t_) {
       if (std::find(known.begin(), known.end(), k.str()) == known.end()) {
-        return Status::Error(fmt::format("{}: unknown key '{}{}' (known here: {})", Where(source_, v),
-                                         prefix_, k.str(), fmt::join(known, ", ")));
+        return Status::Error(fmt::format("{}: unknown key '{}{}' (known here: {})",
+                                         Where(source_, v), prefix_, k.str(),
+                                         fmt::join(known, ", ")));
       }
     }
     return {};
@@ -115,6 +120,55 @@ class TableReader {
     return {};
   }
 
+  Status Size64(std::string_view key, uint64_t& out) const {
+    const auto* n = t_.get(key);
+    if (!n) return {};
+    if (n->is_integer() && n->as_integer()->get() >= 0) {
+      out = static_cast<uint64_t>(n->as_integer()->get());
+    } else if (n->is_string()) {
+      auto s = ParseSize(n->as_string()->get());
+      if (!s) return s.status().With(fmt::format("{}: {}{}", Where(source_, *n), prefix_, key));
+      out = *s;
+    } else {
+      return TypeError(key, *n, "a size such as \"16MiB\"");
+    }
+    return {};
+  }
+
+  Status Mode(std::string_view key, unsigned& out) const {
+    const auto* n = t_.get(key);
+    if (!n) return {};
+    if (n->is_integer() && n->as_integer()->get() >= 0 && n->as_integer()->get() <= 0777) {
+      out = static_cast<unsigned>(n->as_integer()->get());
+      return {};
+    }
+    if (n->is_string()) {
+      auto m = ParseFileMode(n->as_string()->get());
+      if (!m) return m.status().With(fmt::format("{}: {}{}", Where(source_, *n), prefix_, key));
+      out = *m;
+      return {};
+    }
+    return TypeError(key, *n, "a file mode such as \"0640\"");
+  }
+
+  // A string or an array of strings.
+  Status StringList(std::string_view key, std::vector<std::string>& out) const {
+    const auto* n = t_.get(key);
+    if (!n) return {};
+    if (n->is_string()) {
+      out = {n->as_string()->get()};
+      return {};
+    }
+    if (!n->is_array()) return TypeError(key, *n, "a path or an array of paths");
+    std::vector<std::string> vals;
+    for (const auto& e : *n->as_array()) {
+      if (!e.is_string()) return TypeError(key, e, "a path or an array of paths");
+      vals.push_back(e.as_string()->get());
+    }
+    out = std::move(vals);
+    return {};
+  }
+
   Status Uint32(std::string_view key, uint32_t& out) const {
     const auto* n = t_.get(key);
     if (!n) return {};
@@ -141,8 +195,7 @@ class TableReader {
 
  private:
   Status TypeError(std::string_view key, const toml::node& n, std::string_view want) const {
-    return Status::Error(
-        fmt::format("{}: {}{} must be {}", Where(source_, n), prefix_, key, want));
+    return Status::Error(fmt::format("{}: {}{} must be {}", Where(source_, n), prefix_, key, want));
   }
   const toml::table& t_;
   std::string_view source_;
@@ -176,6 +229,14 @@ Result<Nanos> ParseDuration(std::string_view s) {
   return Nanos(static_cast<int64_t>(std::min<uint64_t>(*v, INT64_MAX)));
 }
 
+Result<unsigned> ParseFileMode(std::string_view s) {
+  unsigned v = 0;
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v, 8);
+  if (s.empty() || ec != std::errc() || ptr != s.data() + s.size() || v > 0777)
+    return Status::Error(fmt::format("invalid file mode '{}' (expected octal such as 0640)", s));
+  return v;
+}
+
 Result<uint64_t> ParseSize(std::string_view s) {
   return ParseScaled(s, kSizeUnits, "size", "4MiB, 256KiB, 1048576");
 }
@@ -205,7 +266,20 @@ Status ParseConfigText(std::string_view text, std::string_view source, Config& c
                                 "log_level", "host_name", "ring_size", "metrics_addr", "filter",
                                 "syscalls", "tcp_retransmit"}));
   KS_RETURN_IF_ERROR(r.Array(std::string_view("probes"), cfg.probes, "strings", AsString));
-  KS_RETURN_IF_ERROR(r.String("output", cfg.output));
+  if (const auto* o = root.get("output"); o && o->is_table()) {
+    TableReader t(*o->as_table(), source, "output.");
+    KS_RETURN_IF_ERROR(t.Unknown({"path", "queue_size", "file_mode", "max_size", "max_backups",
+                                  "compress", "max_total_size"}));
+    KS_RETURN_IF_ERROR(t.StringList("path", cfg.output));
+    KS_RETURN_IF_ERROR(t.Size64("queue_size", cfg.queue_size));
+    KS_RETURN_IF_ERROR(t.Mode("file_mode", cfg.file_mode));
+    KS_RETURN_IF_ERROR(t.Size64("max_size", cfg.max_size));
+    KS_RETURN_IF_ERROR(t.Uint32("max_backups", cfg.max_backups));
+    KS_RETURN_IF_ERROR(t.String("compress", cfg.compress));
+    KS_RETURN_IF_ERROR(t.Size64("max_total_size", cfg.max_total_size));
+  } else {
+    KS_RETURN_IF_ERROR(r.StringList("output", cfg.output));
+  }
   KS_RETURN_IF_ERROR(r.Duration("interval", cfg.interval));
   KS_RETURN_IF_ERROR(r.Duration("duration", cfg.duration));
   KS_RETURN_IF_ERROR(r.Duration("drain_interval", cfg.drain_interval));
@@ -218,7 +292,8 @@ Status ParseConfigText(std::string_view text, std::string_view source, Config& c
     const auto* n = root.get(name);
     if (!n) return static_cast<const toml::table*>(nullptr);
     if (!n->is_table())
-      return Status::Error(fmt::format("{}: {} must be a table ([{}])", Where(source, *n), name, name));
+      return Status::Error(
+          fmt::format("{}: {} must be a table ([{}])", Where(source, *n), name, name));
     return n->as_table();
   };
   auto filter = sub("filter");
@@ -228,7 +303,8 @@ Status ParseConfigText(std::string_view text, std::string_view source, Config& c
     KS_RETURN_IF_ERROR(f.Unknown({"pid", "comm", "cgroup"}));
     KS_RETURN_IF_ERROR(f.Array(std::string_view("pid"), cfg.pids, "process ids", AsUint<uint32_t>));
     KS_RETURN_IF_ERROR(f.Array(std::string_view("comm"), cfg.comms, "strings", AsString));
-    KS_RETURN_IF_ERROR(f.Array(std::string_view("cgroup"), cfg.cgroups, "cgroup paths or ids", AsCgroup));
+    KS_RETURN_IF_ERROR(
+        f.Array(std::string_view("cgroup"), cfg.cgroups, "cgroup paths or ids", AsCgroup));
   }
   auto sys = sub("syscalls");
   if (!sys) return sys.status();
@@ -236,7 +312,8 @@ Status ParseConfigText(std::string_view text, std::string_view source, Config& c
     TableReader s(**sys, source, "syscalls.");
     KS_RETURN_IF_ERROR(s.Unknown({"slow", "watch_errnos", "stats_entries"}));
     KS_RETURN_IF_ERROR(s.Duration("slow", cfg.slow));
-    KS_RETURN_IF_ERROR(s.Array(std::string_view("watch_errnos"), cfg.watch_errnos, "errno names", AsString));
+    KS_RETURN_IF_ERROR(
+        s.Array(std::string_view("watch_errnos"), cfg.watch_errnos, "errno names", AsString));
     KS_RETURN_IF_ERROR(s.Uint32("stats_entries", cfg.syscall_stats_entries));
   }
   auto tcp = sub("tcp_retransmit");
@@ -244,7 +321,8 @@ Status ParseConfigText(std::string_view text, std::string_view source, Config& c
   if (*tcp) {
     TableReader t(**tcp, source, "tcp_retransmit.");
     KS_RETURN_IF_ERROR(t.Unknown({"ports"}));
-    KS_RETURN_IF_ERROR(t.Array(std::string_view("ports"), cfg.tcp_ports, "port numbers", AsUint<uint16_t>));
+    KS_RETURN_IF_ERROR(
+        t.Array(std::string_view("ports"), cfg.tcp_ports, "port numbers", AsUint<uint16_t>));
   }
   return {};
 }
@@ -263,28 +341,59 @@ Status LoadConfigFile(const std::string& path, bool required, Config& cfg) {
 Status ValidateConfig(const Config& cfg) {
   using std::chrono::milliseconds;
   if (cfg.interval < milliseconds(100))
-    return Status::Error(fmt::format("interval {} is too short (minimum 100ms)", FormatDuration(cfg.interval)));
+    return Status::Error(
+        fmt::format("interval {} is too short (minimum 100ms)", FormatDuration(cfg.interval)));
   if (cfg.duration.count() < 0) return Status::Error("duration must not be negative");
   if (cfg.drain_interval < milliseconds(1) || cfg.drain_interval > milliseconds(1000))
     return Status::Error(fmt::format("drain_interval {} must be between 1ms and 1s",
                                      FormatDuration(cfg.drain_interval)));
   const uint32_t rb = cfg.ring_bytes;
   if (rb < 4096 || (rb & (rb - 1)) != 0)
+    return Status::Error(
+        fmt::format("ring_size {} must be a power of two and at least 4KiB (e.g. 4MiB)", rb));
+  if (cfg.output.empty())
+    return Status::Error("output must name at least one sink (a path, or '-' for stdout)");
+  for (size_t i = 0; i < cfg.output.size(); ++i) {
+    if (cfg.output[i].empty())
+      return Status::Error("output must not be empty (use '-' for stdout)");
+    for (size_t j = 0; j < i; ++j) {
+      if (cfg.output[i] == cfg.output[j])
+        return Status::Error(fmt::format("output '{}' is named twice", cfg.output[i]));
+    }
+  }
+  if (cfg.queue_size < (64u << 10) || cfg.queue_size > (4ULL << 30))
     return Status::Error(fmt::format(
-        "ring_size {} must be a power of two and at least 4KiB (e.g. 4MiB)", rb));
-  if (cfg.output.empty()) return Status::Error("output must not be empty (use '-' for stdout)");
-  static const std::set<std::string, std::less<>> kLevels = {"trace", "debug", "info", "warn",
+        "output.queue_size {} must be between 64KiB and 4GiB (e.g. 16MiB)", cfg.queue_size));
+  if (cfg.max_size != 0 && cfg.max_size < 4096)
+    return Status::Error(
+        fmt::format("output.max_size {} must be 0 (never rotate) or at least 4KiB", cfg.max_size));
+  if (cfg.max_size != 0 && (cfg.max_backups < 1 || cfg.max_backups > 100000))
+    return Status::Error(
+        fmt::format("output.max_backups {} must be between 1 and 100000", cfg.max_backups));
+  if (cfg.compress != "none" && cfg.compress != "gzip")
+    return Status::Error(
+        fmt::format("output.compress '{}' must be \"none\" or \"gzip\"", cfg.compress));
+  if (cfg.max_total_size != 0 && cfg.max_total_size < cfg.max_size)
+    return Status::Error(
+        fmt::format("output.max_total_size {} must be 0 (no cap) or at least "
+                    "output.max_size ({})",
+                    cfg.max_total_size, cfg.max_size));
+  static const std::set<std::string, std::less<>> kLevels = {"trace", "debug",    "info", "warn",
                                                              "error", "critical", "off"};
   if (!kLevels.count(cfg.log_level))
-    return Status::Error(fmt::format("log_level '{}' is not one of trace, debug, info, warn, error, "
-                                     "critical, off", cfg.log_level));
+    return Status::Error(
+        fmt::format("log_level '{}' is not one of trace, debug, info, warn, error, "
+                    "critical, off",
+                    cfg.log_level));
   if (auto a = ParseListenAddr(cfg.metrics_addr); !a) return a.status();
   if (cfg.syscall_stats_entries < 16)
     return Status::Error("syscalls.stats_entries must be at least 16");
   for (const auto& c : cfg.comms) {
     if (c.empty() || c.size() > 15)
-      return Status::Error(fmt::format("comm filter '{}' must be 1 to 15 characters (the kernel's "
-                                       "TASK_COMM_LEN)", c));
+      return Status::Error(
+          fmt::format("comm filter '{}' must be 1 to 15 characters (the kernel's "
+                      "TASK_COMM_LEN)",
+                      c));
   }
   for (uint32_t p : cfg.pids) {
     if (p == 0) return Status::Error("pid filter 0 is not a process");
@@ -299,9 +408,6 @@ std::string DefaultConfigText() {
 # Probes to run; an empty list runs every probe this host supports.
 # Known probes: see `ksight check`.
 probes = []
-
-# Where events go: a JSON-lines file, or "-" for stdout.
-output = "/var/log/ksight/events.jsonl"
 
 # Rollup period: syscall.stats, agent.heartbeat and the other per-interval records.
 interval = "10s"
@@ -324,6 +430,25 @@ ring_size = "4MiB"
 # Prometheus /metrics, /healthz and /readyz: HOST:PORT ([::1]:9815 for IPv6), or "off".
 # Loopback by default; 0.0.0.0:9815 exposes it to the network.
 metrics_addr = "127.0.0.1:9815"
+
+[output]
+# Where events go: a JSON-lines file, "-" for stdout, or an array of both
+# (e.g. ["/var/log/ksight/events.jsonl", "-"]); each sink has its own writer.
+# `output = "PATH"` at the top level is the short form of `path`.
+path = "/var/log/ksight/events.jsonl"
+# Formatted lines waiting for each sink's writer; when full, lines are
+# dropped and counted (queue_full) instead of stalling the probes.
+queue_size = "16MiB"
+# Mode of files the agent creates (the directory is created 0750).
+file_mode = "0640"
+# Rotate a file (events.jsonl -> events.jsonl.1 ...) before it exceeds this; 0 = never.
+max_size = "100MiB"
+# Backups kept: events.jsonl.1 (newest) .. events.jsonl.N.
+max_backups = 5
+# "gzip" compresses backups (events.jsonl.N.gz) in the background; "none" keeps them as is.
+compress = "none"
+# Cap on the current file + its backups; the oldest backups are deleted (0 = no cap).
+max_total_size = 0
 
 [filter]
 # Trace only matching processes (a process must match every kind that is set).

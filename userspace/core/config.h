@@ -17,7 +17,14 @@ using Nanos = std::chrono::nanoseconds;
 struct Config {
   std::string config_path = "/etc/ksight/ksight.toml";
   std::vector<std::string> probes;  // empty = every probe this host can run
-  std::string output = "/var/log/ksight/events.jsonl";  // "-" = stdout
+  // Sinks: JSON-lines files and/or "-" (stdout), each with its own writer thread.
+  std::vector<std::string> output = {"/var/log/ksight/events.jsonl"};
+  uint64_t queue_size = 16u << 20;  // per sink, bytes of formatted lines waiting
+  unsigned file_mode = 0640;
+  uint64_t max_size = 100u << 20;  // rotate a file before it exceeds this (0 = never)
+  uint32_t max_backups = 5;
+  std::string compress = "none";  // "none" or "gzip" (backups)
+  uint64_t max_total_size = 0;    // per file sink: current + backups (0 = no cap)
   Nanos interval = std::chrono::seconds(10);
   Nanos duration{0};  // 0 = run until signalled
   Nanos drain_interval = std::chrono::milliseconds(5);
@@ -48,6 +55,8 @@ Result<Nanos> ParseDuration(std::string_view s);
 // Parse "4MiB", "256KiB", "1048576" into bytes.
 Result<uint64_t> ParseSize(std::string_view s);
 std::string FormatDuration(Nanos d);
+// Parse an octal file mode such as "0640".
+Result<unsigned> ParseFileMode(std::string_view s);
 
 // Load a TOML file on top of cfg. A missing file is an error only when
 // required (the user named it); unknown keys and bad values are errors that

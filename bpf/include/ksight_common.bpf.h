@@ -129,9 +129,10 @@ static __always_inline void ks_fill_current_task(struct ks_task *t)
 
 /*
  * Reserve a record in @ring, counting it as seen and, when the ring is
- * full, as dropped (ring_full). Fills the common header.
+ * full, as dropped (ring_full). Fills the common header; its time is @ts_ns
+ * (boot clock), or the boot clock now when @ts_ns is 0.
  */
-static __always_inline void *ks_ring_reserve(void *ring, __u32 size, __u16 type)
+static __always_inline void *ks_ring_reserve_at(void *ring, __u32 size, __u16 type, __u64 ts_ns)
 {
 	struct ks_rec_hdr *h;
 
@@ -144,8 +145,13 @@ static __always_inline void *ks_ring_reserve(void *ring, __u32 size, __u16 type)
 	h->type = type;
 	h->size = size;
 	h->cpu = bpf_get_smp_processor_id();
-	h->ts_ns = bpf_ktime_get_boot_ns();
+	h->ts_ns = ts_ns ? ts_ns : bpf_ktime_get_boot_ns();
 	return h;
+}
+
+static __always_inline void *ks_ring_reserve(void *ring, __u32 size, __u16 type)
+{
+	return ks_ring_reserve_at(ring, size, type, 0);
 }
 
 /*

@@ -25,6 +25,12 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 const volatile __u64 slow_ns = 100ULL * 1000 * 1000;
 const volatile bool record_errnos = false;
 const volatile __u64 watch_errnos[KS_SYSCALL_WATCH_WORDS] = {};
+/*
+ * CLOCK_BOOTTIME - CLOCK_MONOTONIC, kept current by the agent (it changes
+ * only across a suspend): turns a call's monotonic start into the boot-clock
+ * time of its record without a third clock read per record.
+ */
+__u64 mono_to_boot_ns = 0;
 
 /* Start of the call in flight, per thread. */
 struct sys_start {
@@ -178,15 +184,18 @@ static __always_inline int on_exit(__s64 ret, bool use_task)
 	if (lat >= slow_ns || (err && errno_watched(err))) {
 		struct ks_syscall_rec *r;
 
-		r = ks_ring_reserve(&ring, sizeof(*r), KS_REC_SYSCALL);
+		/*
+		 * The record's time is the call's start on the boot clock. The
+		 * stamps use bpf_ktime_get_ns(), ~10 ns a read cheaper than the
+		 * boot clock here (see docs/benchmarks.md); the agent's offset
+		 * converts. Before the agent set it, fall back to a clock read.
+		 */
+		__u64 off = mono_to_boot_ns;
+
+		r = ks_ring_reserve_at(&ring, sizeof(*r), KS_REC_SYSCALL, off ? st->ts + off : 0);
 		if (r) {
-			/*
-			 * The record's time is the call's start on the boot clock:
-			 * the reserve's boot-clock stamp minus the latency. The
-			 * latency uses bpf_ktime_get_ns(), ~10 ns a read cheaper
-			 * than the boot clock here (see docs/benchmarks.md).
-			 */
-			r->hdr.ts_ns -= lat;
+			if (!off)
+				r->hdr.ts_ns -= lat;
 			ks_fill_current_task(&r->task);
 			__builtin_memcpy(r->args, st->args, sizeof(r->args));
 			r->ret = ret;

@@ -373,13 +373,24 @@ def startup(args, tmpdir):
 # ---------------------------------------------------------------- bpf_stats profile
 
 
-def prog_stats():
+def bpf_progs():
     out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True).stdout
-    progs = {}
-    for p in json.loads(out or "[]"):
-        if "run_cnt" in p:
-            progs[(p["id"], p.get("name", ""))] = (p.get("run_time_ns", 0), p.get("run_cnt", 0))
-    return progs
+    try:
+        return json.loads(out or "[]")
+    except json.JSONDecodeError:
+        return []
+
+
+def prog_stats(ids):
+    """run time / count of the programs with these ids."""
+    return {(p["id"], p.get("name", "")): (p.get("run_time_ns", 0), p.get("run_cnt", 0))
+            for p in bpf_progs() if "run_cnt" in p and p["id"] in ids}
+
+
+def foreign_tracers():
+    """Tracing programs of other processes loaded now: they slow every run, traced or not."""
+    return sorted({p.get("name", "?") for p in bpf_progs()
+                   if p.get("type") in ("tracing", "tracepoint", "raw_tracepoint", "kprobe")})
 
 
 def bpf_profile(args, tmpdir):
@@ -396,11 +407,14 @@ def bpf_profile(args, tmpdir):
             h = Hammer(args.build, ["--duration", str(args.dur), "--workload", "getppid"])
             tr = make_tracer(name, args.build, tmpdir, h.pid)
             try:
+                old_ids = {p["id"] for p in bpf_progs()}
                 tr.start()
-                before = prog_stats()
+                # The tracer's programs: those loaded since (bpftool here cannot name owners).
+                ids = {p["id"] for p in bpf_progs()} - old_ids
+                before = prog_stats(ids)
                 h.go()
                 h.result()
-                after = prog_stats()
+                after = prog_stats(ids)
             finally:
                 if h.p.poll() is None:
                     h.p.kill()
@@ -446,6 +460,7 @@ def machine_info(args):
         "cpus": os.cpu_count(),
         "memory": first("/proc/meminfo", "MemTotal"),
         "loadavg_start": os.getloadavg(),
+        "foreign_bpf_tracers_start": foreign_tracers(),
         "ksight_version": cmd([os.path.join(args.build, "ksight"), "version"]),
         "bpftrace_version": cmd(["bpftrace", "--version"]),
         "libbpf_tools_version": cmd(["dpkg-query", "-W", "-f", "${Version}", "libbpf-tools"]),
@@ -502,10 +517,14 @@ def markdown(res, notes):
     L.append(f"- Date: {m['date']}; command: `{m['command']}` ({m['mode']} mode: {m['reps']} repetitions, "
              f"{m['seconds_per_run']} s per workload per run, seed {m['seed']})")
     L.append(f"- Machine: {m['cpu']}, {m['cpus']} CPUs, {m['memory']}; kernel {m['kernel']}")
-    L.append(f"- ksight {m['ksight_version']}; {m['bpftrace_version']}; libbpf-tools {m['libbpf_tools_version']}")
+    L.append(f"- {m['ksight_version']}; {m['bpftrace_version']}; libbpf-tools {m['libbpf_tools_version']}")
     la0, la1 = m["loadavg_start"], m.get("loadavg_end", m["loadavg_start"])
     L.append(f"- Load average at start {la0[0]:.2f}, at end {la1[0]:.2f}" +
              (" — **the machine was busy with other work: treat these numbers as noisy**" if m.get("busy") else ""))
+    foreign = m.get("foreign_bpf_tracers_start")
+    if foreign:
+        L.append(f"- BPF tracing programs of other processes were loaded at the start: {', '.join(foreign)} "
+                 "(they slow traced and untraced runs alike)")
     L.append("- Raw numbers: `docs/benchmarks.json` (a copy of `build/bench/results.json`)")
     L.append("")
     L.append("## Targets")
@@ -598,6 +617,11 @@ def markdown(res, notes):
     return "\n".join(L)
 
 
+def read_notes():
+    path = os.path.join(ROOT, "bench", "notes.md")
+    return open(path).read() if os.path.exists(path) else ""
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
@@ -608,7 +632,18 @@ def main():
     ap.add_argument("--stream-dir", help="where the throughput test writes its file (default: BUILD/bench/tmp)")
     ap.add_argument("--skip", default="", help="comma-separated parts to skip: overhead,profile,throughput,startup")
     ap.add_argument("--no-docs", action="store_true", help="do not copy a full run's results into docs/")
+    ap.add_argument("--report-only", metavar="RESULTS_JSON",
+                    help="only regenerate the Markdown next to RESULTS_JSON (e.g. docs/benchmarks.json)")
     args = ap.parse_args()
+    if args.report_only:
+        with open(args.report_only) as f:
+            res = json.load(f)
+        out = os.path.join(os.path.dirname(os.path.abspath(args.report_only)),
+                           "benchmarks.md" if args.report_only.endswith("benchmarks.json") else "report.md")
+        with open(out, "w") as f:
+            f.write(markdown(res, read_notes()))
+        log(f"wrote {out}")
+        return
     if os.geteuid() != 0:
         sys.exit("bench: needs root (it loads BPF programs); run: sudo make bench")
     if (os.cpu_count() or 1) < 2:
@@ -645,9 +680,7 @@ def main():
     m["bench_seconds"] = round(time.monotonic() - t0, 1)
     res["targets"] = [{"target": n, "measured": v, "met": ok} for n, v, ok in targets(res)]
 
-    notes_path = os.path.join(ROOT, "bench", "notes.md")
-    notes = open(notes_path).read() if os.path.exists(notes_path) else ""
-    md = markdown(res, notes)
+    md = markdown(res, read_notes())
     with open(os.path.join(bench_dir, "results.json"), "w") as f:
         json.dump(res, f, indent=1)
         f.write("\n")

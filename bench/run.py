@@ -326,7 +326,7 @@ def throughput(args, tmpdir):
         cpu_pct = (cpu1 - cpu0) / 1e9 / t_hammer * 100
         achieved = res["rate"]
         hb = counters["heartbeat_syscalls"] or {}
-        results.append({
+        r = {
             "target_rate": rate,
             "achieved_rate": achieved,
             "hammer_calls": res["calls"],
@@ -337,16 +337,24 @@ def throughput(args, tmpdir):
             "heartbeat": hb,
             "loss_records": counters["loss_records"],
             "agent_cpu_pct": cpu_pct,
-            "agent_cpu_pct_per_100k": cpu_pct / (achieved / 1e5),
+            "delivered_rate": delivered / t_hammer,
             "rss_peak_mb": hwm_kb / 1024,
             "rss_end_mb": rss_kb / 1024,
             "file_bytes": size,
             "bytes_per_record": size / max(1, delivered),
             "seconds": t_hammer,
-        })
+        }
+        r["agent_cpu_pct_per_100k"] = cpu_per_100k(r)
+        results.append(r)
         log(f"  delivered {delivered}/{res['calls']}, dropped {hb.get('dropped')}, cpu {cpu_pct:.1f} %, "
             f"rss {hwm_kb / 1024:.1f} MB")
     return results
+
+
+def cpu_per_100k(r):
+    """Agent CPU % per 100 k delivered records/s (dropped records cost the agent next to nothing)."""
+    rate = r["delivered"] / r["seconds"]
+    return r["agent_cpu_pct"] / (rate / 1e5) if rate else float("inf")
 
 
 def startup(args, tmpdir):
@@ -495,8 +503,9 @@ def targets(res):
         t.append(("streaming ≥ 1.5 M events/s to a file, zero drops",
                   f"{top['achieved_rate'] / 1e6:.2f} M/s offered, {top['delivered']} of {top['hammer_calls']} "
                   f"delivered, {top['dropped']} dropped", ok))
-        worst = max(r["agent_cpu_pct_per_100k"] for r in tp)
-        t.append(("≤ 2.5 % of a core per 100 k events/s", f"{worst:.2f} % (worst rate)", worst <= 2.5))
+        worst = max(cpu_per_100k(r) for r in tp)
+        t.append(("≤ 2.5 % of a core per 100 k events/s", f"{worst:.2f} % per 100 k delivered/s (worst rate)",
+                  worst <= 2.5))
         rss = max(r["rss_peak_mb"] for r in tp)
         t.append(("RSS ≤ 50 MB", f"{rss:.1f} MB peak", rss <= 50))
     su = res.get("startup", {})
@@ -588,14 +597,14 @@ def markdown(res, notes):
                  "disk; the agent pinned to CPU 0. CPU is the agent's utime + stime over the run; RSS its peak "
                  "(VmHWM).")
         L.append("")
-        L.append("| offered rate | hammer calls | delivered | dropped (reason) | agent CPU | CPU per 100k ev/s | "
+        L.append("| offered rate | hammer calls | delivered | dropped (reason) | agent CPU | CPU per 100k delivered/s | "
                  "peak RSS | bytes/record |")
         L.append("|---|---|---|---|---|---|---|---|")
         for r in tp:
             reasons = ", ".join(f"{k} {v}" for k, v in (r["dropped_by_reason"] or {}).items())
             L.append(f"| {r['achieved_rate'] / 1e6:.2f} M/s (target {r['target_rate'] / 1e6:.1f}) | "
                      f"{r['hammer_calls']} | {r['delivered']} | {r['dropped']}{' (' + reasons + ')' if reasons else ''}"
-                     f" | {r['agent_cpu_pct']:.1f} % | {r['agent_cpu_pct_per_100k']:.2f} % | "
+                     f" | {r['agent_cpu_pct']:.1f} % | {cpu_per_100k(r):.2f} % | "
                      f"{r['rss_peak_mb']:.1f} MB | {r['bytes_per_record']:.0f} |")
         L.append("")
     su = res.get("startup")

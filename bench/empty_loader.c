@@ -37,7 +37,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ks-empty: cannot open %s\n", argv[1]);
 		return 1;
 	}
-	bpf_object__for_each_program(p, obj) {
+	bpf_object__for_each_program(p, obj)
+	{
 		int wanted = 0;
 
 		for (int i = 2; i < argc; i++)
@@ -48,7 +49,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "ks-empty: cannot load %s\n", argv[1]);
 		return 1;
 	}
-	bpf_object__for_each_program(p, obj) {
+	bpf_object__for_each_program(p, obj)
+	{
 		if (!bpf_program__autoload(p))
 			continue;
 		links[nlinks] = bpf_program__attach(p);

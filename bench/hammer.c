@@ -70,7 +70,8 @@ static struct result run_getppid(double seconds)
 		n += 1000;
 		t = now_ns();
 	} while (t < end);
-	return (struct result){ n, (double)(t - t0) / (double)n, (double)(cpu_ns() - c0) / (double)n };
+	return (struct result){n, (double)(t - t0) / (double)n,
+			       (double)(cpu_ns() - c0) / (double)n};
 }
 
 static struct result run_mix(double seconds)
@@ -107,7 +108,8 @@ static struct result run_mix(double seconds)
 
 		close(zero);
 		close(null);
-		return (struct result){ n, (double)(t - t0) / (double)n, (double)(c1 - c0) / (double)n };
+		return (struct result){n, (double)(t - t0) / (double)n,
+				       (double)(c1 - c0) / (double)n};
 	}
 }
 
@@ -136,8 +138,9 @@ static uint64_t run_paced(double seconds, double rate, double *achieved)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: ks-hammer [--cpu N] [--wait] --duration SEC [--workload getppid,mix] "
-			"[--rate EV_PER_SEC]\n");
+	fprintf(stderr,
+		"usage: ks-hammer [--cpu N] [--wait] --duration SEC [--workload getppid,mix] "
+		"[--rate EV_PER_SEC]\n");
 	exit(2);
 }
 
@@ -184,8 +187,9 @@ int main(int argc, char **argv)
 		double achieved;
 		uint64_t n = run_paced(seconds, rate, &achieved);
 
-		printf("{\"workload\":\"paced\",\"target_rate\":%.0f,\"calls\":%llu,\"rate\":%.0f}\n", rate,
-		       (unsigned long long)n, achieved);
+		printf("{\"workload\":\"paced\",\"target_rate\":%.0f,\"calls\":%llu,\"rate\":%.0f}"
+		       "\n",
+		       rate, (unsigned long long)n, achieved);
 		return 0;
 	}
 	printf("{");
@@ -200,7 +204,8 @@ int main(int argc, char **argv)
 			r = run_mix(seconds);
 		else
 			usage();
-		printf("%s\"%s\":{\"cpu_ns_per_call\":%.2f,\"wall_ns_per_call\":%.2f,\"calls\":%llu}",
+		printf("%s\"%s\":{\"cpu_ns_per_call\":%.2f,\"wall_ns_per_call\":%.2f,\"calls\":%"
+		       "llu}",
 		       first ? "" : ",", w, r.cpu_ns, r.wall_ns, (unsigned long long)r.calls);
 		first = 0;
 	}

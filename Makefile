@@ -5,6 +5,8 @@
 #   make test-asan  the unit tests built with ASan + UBSan (build-asan/)
 #   make package    build, then $(BUILD)/package/ksight_<version>_<arch>.deb (packaging/)
 #   make lint       clang-format / clang-tidy checks
+#   make bench      overhead / throughput / start-up vs syscount and bpftrace (root, ~10 min;
+#                   QUICK=1 for a short development run); writes docs/benchmarks.md
 # A new probe is a new folder bpf/probes/<probe>/ with <probe>.bpf.c: no edit here.
 
 BUILD ?= build
@@ -25,7 +27,7 @@ BPF_CFLAGS := -target bpf -g -O2 -Wall -Werror -Wno-unused-function \
 	-D__TARGET_ARCH_$(ARCH) -Ibpf/include -Ivmlinux/$(ARCH)
 DEPS_STAMP := $(BUILD)/.deps-$(ARCH)
 
-.PHONY: all deps test-deps bpf agent run test test-unit test-asan test-bpf test-kernels package lint format clean
+.PHONY: all deps test-deps bpf agent run test test-unit test-asan test-bpf test-kernels package bench lint format clean
 .DELETE_ON_ERROR:
 
 all: agent
@@ -87,6 +89,22 @@ test-kernels: test-deps agent
 # The .deb (dpkg-deb, no debhelper): packaging/deb/build-deb.sh; its test is `ctest -L package`.
 package: test-deps agent
 	packaging/deb/build-deb.sh $(BUILD)
+
+# Benchmarks (not part of `make test`): bench/run.py drives the hammer, the tracers and the report.
+BENCH_BIN := $(BUILD)/bench/ks-hammer $(BUILD)/bench/ks-empty $(BUILD)/bench/empty.bpf.o
+$(BUILD)/bench:
+	@mkdir -p $@
+$(BUILD)/bench/ks-hammer: bench/hammer.c | $(BUILD)/bench
+	$(CC) -O2 -Wall -Wextra -Werror -o $@ $<
+$(BUILD)/bench/ks-empty: bench/empty_loader.c | $(BUILD)/bench
+	$(CC) -O2 -Wall -Wextra -Werror -o $@ $< -lbpf
+$(BUILD)/bench/empty.bpf.o: bench/empty.bpf.c vmlinux/$(ARCH)/vmlinux.h | $(BUILD)/bench
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+bench: agent
+	@tools/install-deps.sh bench
+	$(MAKE) --no-print-directory $(BENCH_BIN)
+	python3 bench/run.py --build $(BUILD) $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 lint:
 	@tools/lint.sh

@@ -10,7 +10,7 @@ build_pkgs=(make cmake g++ clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
 test_pkgs=(libgtest-dev libgmock-dev nlohmann-json3-dev python3 python3-jsonschema iproute2 nftables ethtool
 	procps util-linux libclang-rt-14-dev dpkg-dev python3-yaml logrotate)
 vm_pkgs=(qemu-system-x86 busybox-static kmod xz-utils zstd cpio file gcc-12 make)
-bench_pkgs=(libbpf-tools bpftrace)
+bench_pkgs=(libbpf-tools bpftrace python3)
 
 check_only=0
 if [[ ${1:-} == --check ]]; then

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 fix=0
 [[ ${1:-} == --fix ]] && fix=1
-mapfile -t files < <(git ls-files 'userspace/*.cc' 'userspace/*.h' 'tests/*.cc' 'tests/*.h' 'bpf/*.c' 'bpf/*.h')
+mapfile -t files < <(git ls-files 'userspace/*.cc' 'userspace/*.h' 'tests/*.cc' 'tests/*.h' 'bpf/*.c' 'bpf/*.h' 'bench/*.c')
 if ((fix)); then
 	clang-format -i "${files[@]}"
 	exit 0

@@ -1,5 +1,6 @@
 // The syscalls probe: loads bpf/probes/syscalls, turns its ring records into
 // `syscall` records and its cumulative maps into per-interval `syscall.stats`.
+#include <ctime>
 #include <map>
 #include <unordered_map>
 #include <vector>
@@ -87,6 +88,7 @@ class SyscallsProbe final : public Probe {
 
     if (int r = ks_syscalls__load(skel_.get())) return LibbpfError("loading the syscalls BPF programs", r);
     KS_RETURN_IF_ERROR(FillFilterMaps(skel_->obj, ctx.filters));
+    SetMonoToBoot();
     if (int r = ks_syscalls__attach(skel_.get())) return LibbpfError("attaching raw_syscalls hooks", r);
     per_cpu_.resize(static_cast<size_t>(PossibleCpus()));
     errno_vals_.resize(static_cast<size_t>(PossibleCpus()));
@@ -120,6 +122,7 @@ class SyscallsProbe final : public Probe {
   }
 
   void Rollup(uint64_t start_ns, uint64_t end_ns) override {
+    SetMonoToBoot();  // follow a suspend
     // errno deltas first, grouped by (tgid, nr).
     std::unordered_map<uint64_t, std::map<uint32_t, uint64_t>> errnos;
     {
@@ -258,6 +261,17 @@ class SyscallsProbe final : public Probe {
       bpf_map_delete_elem(fd, &k);
       errno_prev_.erase({(uint64_t{k.tgid} << 32) | k.nr, k.err});
     }
+  }
+
+  // The BPF side stamps calls with the monotonic clock; records need the boot clock.
+  void SetMonoToBoot() {
+    timespec boot{}, mono{};
+    clock_gettime(CLOCK_BOOTTIME, &boot);
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    const auto ns = [](const timespec& t) {
+      return static_cast<uint64_t>(t.tv_sec) * 1000000000u + static_cast<uint64_t>(t.tv_nsec);
+    };
+    skel_->bss->mono_to_boot_ns = ns(boot) - ns(mono);
   }
 
   const ProbeContext* ctx_ = nullptr;

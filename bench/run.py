@@ -161,10 +161,11 @@ def make_tracer(name, build, tmpdir, hammer_pid):
     empty = os.path.join(build, "bench", "ks-empty")
     running = '"state":"running"'
     if name == "ksight_stats":
-        return Tracer([ksight, "run", "--probes", "syscalls", "--output", out], ("file", running), out)
+        # --max-size 0: the runs count the lines of one file; rotation would move them away.
+        return Tracer([ksight, "run", "--probes", "syscalls", "--output", out, "--max-size", "0"], ("file", running), out)
     if name == "ksight_stream":
         return Tracer([ksight, "run", "--probes", "syscalls", "--slow", "0", "--pid", str(hammer_pid),
-                       "--output", out], ("file", running), out)
+                       "--output", out, "--max-size", "0"], ("file", running), out)
     if name == "syscount":
         return Tracer([SYSCOUNT], ("stdout", "Tracing"))
     if name == "syscount_L":
@@ -294,7 +295,7 @@ def throughput(args, tmpdir):
         if os.path.exists(out):
             os.unlink(out)
         tr = Tracer([os.path.join(args.build, "ksight"), "run", "--probes", "syscalls", "--slow", "0",
-                     "--pid", str(h.pid), "--interval", "1s", "--output", out], ("file", '"state":"running"'),
+                     "--pid", str(h.pid), "--interval", "1s", "--output", out, "--max-size", "0"], ("file", '"state":"running"'),
                     out)
         try:
             tr.start()
@@ -365,7 +366,7 @@ def startup(args, tmpdir):
             out = os.path.join(tmpdir, "startup.json")
             if os.path.exists(out):
                 os.unlink(out)
-            tr = Tracer([os.path.join(args.build, "ksight"), "run", *probes, "--output", out],
+            tr = Tracer([os.path.join(args.build, "ksight"), "run", *probes, "--output", out, "--max-size", "0"],
                         ("file", '"state":"running"'), out, settle=0)
             tr.start()
             rec = json.loads(tr.ready_line)

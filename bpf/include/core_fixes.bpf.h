@@ -130,8 +130,8 @@ static __always_inline bool ks_tcp_retransmit_has_err(void)
  * kernel has. Read with bpf_core_read(): the verifier refuses a load through
  * a ctx pointer the compiler has offset by a relocated amount.
  */
-static __always_inline const struct sock *ks_tcp_retransmit_tp_args(void *ctx, const struct sk_buff **skb,
-								    int *err)
+static __always_inline const struct sock *
+ks_tcp_retransmit_tp_args(void *ctx, const struct sk_buff **skb, int *err)
 {
 	const struct sock *sk = NULL;
 

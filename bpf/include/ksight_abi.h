@@ -21,11 +21,11 @@
 
 /* Ring-buffer record types (add-only). */
 enum ks_rec_type {
-	KS_REC_SYSCALL = 1,	      /* bpf/probes/syscalls/syscalls.h */
-	KS_REC_TCP_RETRANSMIT = 2,    /* bpf/probes/tcp_retransmit/tcp_retransmit.h */
-	KS_REC_GPU_LOG = 3,	      /* bpf/probes/gpu/gpu.h: a printk line */
-	KS_REC_GPU_XID_TP = 4,	      /* bpf/probes/gpu/gpu.h: nvidia tracepoint */
-	KS_REC_GPU_JOB = 5,	      /* bpf/probes/gpu/gpu.h: drm_sched job */
+	KS_REC_SYSCALL = 1,	   /* bpf/probes/syscalls/syscalls.h */
+	KS_REC_TCP_RETRANSMIT = 2, /* bpf/probes/tcp_retransmit/tcp_retransmit.h */
+	KS_REC_GPU_LOG = 3,	   /* bpf/probes/gpu/gpu.h: a printk line */
+	KS_REC_GPU_XID_TP = 4,	   /* bpf/probes/gpu/gpu.h: nvidia tracepoint */
+	KS_REC_GPU_JOB = 5,	   /* bpf/probes/gpu/gpu.h: drm_sched job */
 };
 
 /* Common header of every ring record: 16 bytes. */

@@ -18,7 +18,7 @@
 #define KS_MAX_FILTER_ENTRIES 64
 
 /* Settings written by the agent into .rodata before load. */
-const volatile __u32 ks_self_tgid = 0;	      /* the agent: never traced */
+const volatile __u32 ks_self_tgid = 0; /* the agent: never traced */
 const volatile bool ks_filter_pids_on = false;
 const volatile bool ks_filter_comms_on = false;
 const volatile bool ks_filter_cgroups_on = false;
@@ -58,10 +58,10 @@ struct {
 } ks_filter_cgroups SEC(".maps");
 
 /* Each probe declares its ring as: KS_DECLARE_RING(ring); the agent sizes it. */
-#define KS_DECLARE_RING(name)                        \
-	struct {                                     \
-		__uint(type, BPF_MAP_TYPE_RINGBUF);  \
-		__uint(max_entries, 256 * 1024);     \
+#define KS_DECLARE_RING(name)                                                                      \
+	struct {                                                                                   \
+		__uint(type, BPF_MAP_TYPE_RINGBUF);                                                \
+		__uint(max_entries, 256 * 1024);                                                   \
 	} name SEC(".maps")
 
 static __always_inline void ks_count(__u32 idx)
@@ -217,21 +217,21 @@ static __always_inline __u32 ks_log2_slot(__u64 v, __u32 nslots)
  * tp_btf program receives (a BTF-typed pointer: plain loads are allowed).
  */
 #if defined(__TARGET_ARCH_x86)
-#define KS_SYSCALL_ARGS(regs, a)        \
-	do {                            \
-		(a)[0] = (regs)->di;    \
-		(a)[1] = (regs)->si;    \
-		(a)[2] = (regs)->dx;    \
-		(a)[3] = (regs)->r10;   \
-		(a)[4] = (regs)->r8;    \
-		(a)[5] = (regs)->r9;    \
+#define KS_SYSCALL_ARGS(regs, a)                                                                   \
+	do {                                                                                       \
+		(a)[0] = (regs)->di;                                                               \
+		(a)[1] = (regs)->si;                                                               \
+		(a)[2] = (regs)->dx;                                                               \
+		(a)[3] = (regs)->r10;                                                              \
+		(a)[4] = (regs)->r8;                                                               \
+		(a)[5] = (regs)->r9;                                                               \
 	} while (0)
 #elif defined(__TARGET_ARCH_arm64)
-#define KS_SYSCALL_ARGS(regs, a)                  \
-	do {                                      \
-		(a)[0] = (regs)->orig_x0;         \
-		for (int i__ = 1; i__ < 6; i__++) \
-			(a)[i__] = (regs)->regs[i__]; \
+#define KS_SYSCALL_ARGS(regs, a)                                                                   \
+	do {                                                                                       \
+		(a)[0] = (regs)->orig_x0;                                                          \
+		for (int i__ = 1; i__ < 6; i__++)                                                  \
+			(a)[i__] = (regs)->regs[i__];                                              \
 	} while (0)
 #else
 #error "ksight: define KS_SYSCALL_ARGS for this architecture"

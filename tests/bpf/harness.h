@@ -124,7 +124,9 @@ struct Child {
   }
 };
 
-inline std::string Trigger(const std::string& name) { return std::string(KSIGHT_TRIGGERS) + "/" + name; }
+inline std::string Trigger(const std::string& name) {
+  return std::string(KSIGHT_TRIGGERS) + "/" + name;
+}
 
 inline std::vector<json> ReadRecords(const std::string& path) {
   std::vector<json> out;
@@ -143,7 +145,8 @@ class Agent {
   explicit Agent(std::vector<std::string> args, std::string tag = "agent") {
     path_ = ::testing::TempDir() + "/ksight_" + tag + "_" + std::to_string(::getpid()) + ".jsonl";
     std::remove(path_.c_str());
-    std::vector<std::string> argv = {KSIGHT_BINARY, "run", "--config", "/dev/null", "--output", path_};
+    std::vector<std::string> argv = {KSIGHT_BINARY, "run",      "--config",
+                                     "/dev/null",   "--output", path_};
     // No /metrics unless the test asks: agents of parallel test runs (and a
     // ksight service on this host) would compete for 127.0.0.1:9815.
     if (std::find(args.begin(), args.end(), "--metrics-addr") == args.end())
@@ -154,7 +157,8 @@ class Agent {
   ~Agent() { std::remove(path_.c_str()); }
 
   // Wait until a record satisfies pred; false on timeout or agent exit.
-  bool WaitFor(const std::function<bool(const json&)>& pred, std::chrono::milliseconds timeout = 30s) {
+  bool WaitFor(const std::function<bool(const json&)>& pred,
+               std::chrono::milliseconds timeout = 30s) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
       std::ifstream in(path_);

@@ -11,11 +11,13 @@ namespace {
 
 TEST(Schema, RealOutputValidates) {
   KS_REQUIRE_ROOT();
-  Child trig = Child::Spawn({Trigger("syscall_trigger"), "-w", "-g", "50000", "-e", "3"}, true, true);
+  Child trig =
+      Child::Spawn({Trigger("syscall_trigger"), "-w", "-g", "50000", "-e", "3"}, true, true);
   const int tpid = trig.pid;
   ASSERT_FALSE(trig.ReadLine().empty());
   Agent agent({"--pid", std::to_string(tpid), "--slow", "0", "--ring-size", "4KiB",
-               "--drain-interval", "1s", "--interval", "1s", "--watch-errno", "ENOENT"}, "schema");
+               "--drain-interval", "1s", "--interval", "1s", "--watch-errno", "ENOENT"},
+              "schema");
   ASSERT_TRUE(agent.WaitRunning());
   trig.Go();
   EXPECT_EQ(trig.Wait(), 0);
@@ -28,8 +30,8 @@ TEST(Schema, RealOutputValidates) {
   for (const char* t : {"agent.status", "agent.heartbeat", "syscall", "syscall.stats"})
     EXPECT_TRUE(types.count(t)) << "no " << t << " record to validate";
 
-  const std::string cmd = std::string("python3 ") + KSIGHT_SOURCE_DIR + "/tests/schema/validate.py " +
-                          agent.path();
+  const std::string cmd =
+      std::string("python3 ") + KSIGHT_SOURCE_DIR + "/tests/schema/validate.py " + agent.path();
   EXPECT_EQ(std::system(cmd.c_str()), 0) << "schema errors above";
 }
 

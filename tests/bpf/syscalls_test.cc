@@ -36,7 +36,8 @@ Counts StatsFor(const std::vector<json>& recs, int pid) {
 TEST(SyscallsProbe, ExactCountsSlowCallAndPidFilter) {
   KS_REQUIRE_ROOT();
   Child trig = Child::Spawn({Trigger("syscall_trigger"), "-w", "-g", std::to_string(kGetppid), "-e",
-                             std::to_string(kEnoent), "-s", "200"}, true, true);
+                             std::to_string(kEnoent), "-s", "200"},
+                            true, true);
   Child other = Child::Spawn({Trigger("syscall_trigger"), "-w", "-g", "100"}, true, true);
   const int tpid = trig.pid, opid = other.pid;  // Wait() forgets them
   const std::string hello = trig.ReadLine();
@@ -86,7 +87,8 @@ TEST(SyscallsProbe, ExactCountsSlowCallAndPidFilter) {
   }
   const auto fin = FinalCounters(recs, "syscalls");
   ASSERT_FALSE(fin.is_null());
-  EXPECT_EQ(fin["seen"].get<uint64_t>(), fin["emitted"].get<uint64_t>() + fin["dropped"].get<uint64_t>());
+  EXPECT_EQ(fin["seen"].get<uint64_t>(),
+            fin["emitted"].get<uint64_t>() + fin["dropped"].get<uint64_t>());
   EXPECT_EQ(fin["dropped"], 0);
 }
 
@@ -94,7 +96,8 @@ TEST(SyscallsProbe, WatchedErrnoGivesOneRecordPerFailure) {
   KS_REQUIRE_ROOT();
   Child trig = Child::Spawn({Trigger("syscall_trigger"), "-w", "-e", "9"}, true, true);
   ASSERT_FALSE(trig.ReadLine().empty());
-  Agent agent({"--probes", "syscalls", "--pid", std::to_string(trig.pid), "--watch-errno", "ENOENT"});
+  Agent agent(
+      {"--probes", "syscalls", "--pid", std::to_string(trig.pid), "--watch-errno", "ENOENT"});
   ASSERT_TRUE(agent.WaitRunning());
   trig.Go();
   EXPECT_EQ(trig.Wait(), 0);
@@ -114,7 +117,8 @@ TEST(SyscallsProbe, WatchedErrnoGivesOneRecordPerFailure) {
 TEST(SyscallsProbe, LossIsCountedNeverSilent) {
   KS_REQUIRE_ROOT();
   constexpr int kFlood = 200000;
-  Child trig = Child::Spawn({Trigger("syscall_trigger"), "-w", "-g", std::to_string(kFlood)}, true, true);
+  Child trig =
+      Child::Spawn({Trigger("syscall_trigger"), "-w", "-g", std::to_string(kFlood)}, true, true);
   const int tpid = trig.pid;
   ASSERT_FALSE(trig.ReadLine().empty());
   // A 4 KiB ring drained once a second cannot hold 200k records.

@@ -21,7 +21,8 @@ std::vector<std::string> Objects() {
   if (DIR* d = ::opendir(KSIGHT_BPF_DIR)) {
     while (dirent* e = ::readdir(d)) {
       const std::string n = e->d_name;
-      if (n.size() > 6 && n.substr(n.size() - 6) == ".bpf.o") out.push_back(std::string(KSIGHT_BPF_DIR) + "/" + n);
+      if (n.size() > 6 && n.substr(n.size() - 6) == ".bpf.o")
+        out.push_back(std::string(KSIGHT_BPF_DIR) + "/" + n);
     }
     ::closedir(d);
   }

@@ -5,7 +5,8 @@
 //
 // Built by tests/fuzz/CMakeLists.txt (clang++, -fsanitize=fuzzer,address,undefined) and run
 // for a bounded number of inputs by ctest -L fuzz; longer runs by hand:
-//   build/fuzz/gpu_log_parser_fuzz -max_total_time=600 -max_len=4096 build/fuzz/work/gpu_log_parser_fuzz/corpus
+//   build/fuzz/gpu_log_parser_fuzz -max_total_time=600 -max_len=4096
+//   build/fuzz/work/gpu_log_parser_fuzz/corpus
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>

@@ -32,8 +32,9 @@ const std::string k510Job =
 	field:u32 job_count;	offset:40;	size:4;	signed:0;
 	field:int hw_job_count;	offset:44;	size:4;	signed:1;
 )");
-const std::string k510Done = Fmt(
-    "drm_sched_process_job", R"(	field:struct dma_fence * fence;	offset:8;	size:8;	signed:0;
+const std::string k510Done =
+    Fmt("drm_sched_process_job",
+        R"(	field:struct dma_fence * fence;	offset:8;	size:8;	signed:0;
 )");
 const std::string k510WaitDep =
     Fmt("drm_sched_job_wait_dep",
@@ -68,8 +69,9 @@ const std::string k72Done =
         R"(	field:u64 fence_context;	offset:8;	size:8;	signed:0;
 	field:u64 fence_seqno;	offset:16;	size:8;	signed:0;
 )");
-const std::string k72AddDep = Fmt(
-    "drm_sched_job_add_dep", R"(	field:u64 fence_context;	offset:8;	size:8;	signed:0;
+const std::string k72AddDep =
+    Fmt("drm_sched_job_add_dep",
+        R"(	field:u64 fence_context;	offset:8;	size:8;	signed:0;
 	field:u64 fence_seqno;	offset:16;	size:8;	signed:0;
 	field:u64 ctx;	offset:24;	size:8;	signed:0;
 	field:u64 seqno;	offset:32;	size:8;	signed:0;

@@ -19,16 +19,19 @@ TEST(JsonString, EscapesQuotesBackslashAndControls) {
 }
 
 TEST(JsonString, KeepsValidUtf8) {
-  EXPECT_EQ(Str("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"), "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
+  EXPECT_EQ(Str("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"),
+            "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
 }
 
 TEST(JsonString, ReplacesInvalidUtf8) {
-  EXPECT_EQ(Str("a\xff" "b"), R"("a\ufffdb")");
-  EXPECT_EQ(Str("\xc3"), R"("\ufffd")");                 // truncated 2-byte sequence
-  EXPECT_EQ(Str("\xc0\xaf"), R"("\ufffd\ufffd")");       // overlong
-  EXPECT_EQ(Str("\xed\xa0\x80"), R"("\ufffd\ufffd\ufffd")");  // surrogate
+  EXPECT_EQ(Str("a\xff"
+                "b"),
+            R"("a\ufffdb")");
+  EXPECT_EQ(Str("\xc3"), R"("\ufffd")");                                // truncated 2-byte sequence
+  EXPECT_EQ(Str("\xc0\xaf"), R"("\ufffd\ufffd")");                      // overlong
+  EXPECT_EQ(Str("\xed\xa0\x80"), R"("\ufffd\ufffd\ufffd")");            // surrogate
   EXPECT_EQ(Str("\xf4\x90\x80\x80"), R"("\ufffd\ufffd\ufffd\ufffd")");  // > U+10FFFF
-  EXPECT_EQ(Str("\xe2\x82"), R"("\ufffd\ufffd")");       // truncated 3-byte sequence
+  EXPECT_EQ(Str("\xe2\x82"), R"("\ufffd\ufffd")");                      // truncated 3-byte sequence
 }
 
 TEST(Rfc3339, FormatsNanosecondsUtc) {

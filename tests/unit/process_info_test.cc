@@ -9,7 +9,8 @@ TEST(ContainerId, FromCommonRuntimes) {
   const std::string id(64, 'a');
   EXPECT_EQ(ContainerIdFromCgroupPath("/system.slice/docker-" + id + ".scope"), id);
   EXPECT_EQ(ContainerIdFromCgroupPath("/kubepods.slice/kubepods-pod1.slice/cri-containerd-" + id +
-                                      ".scope"), id);
+                                      ".scope"),
+            id);
   EXPECT_EQ(ContainerIdFromCgroupPath("/docker/" + id), id);
   EXPECT_EQ(ContainerIdFromCgroupPath("/user.slice/user-0.slice/session-1.scope"), "");
   EXPECT_EQ(ContainerIdFromCgroupPath("/x/" + std::string(65, 'b')), "");  // not an id

@@ -1,11 +1,11 @@
 #include "core/agent.h"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <csignal>
 
 #include <spdlog/spdlog.h>
 
@@ -522,7 +522,7 @@ int Agent::Run() {
         std::find(cfg_.probes.begin(), cfg_.probes.end(), info.name) != cfg_.probes.end())
       selected.push_back(&info);
   }
-  const uint32_t self = static_cast<uint32_t>(::getpid());
+  const auto self = static_cast<uint32_t>(::getpid());
   const uint64_t t0 = Clock::BootNs();
   for (const ProbeInfo* info : selected) {
     auto ap = std::make_unique<ActiveProbe>();

@@ -161,11 +161,12 @@ Command ParseCommandLine(int argc, const char* const* argv) {
 
   if (argc > 1 && argv[1][0] != '-') {
     const std::string_view sub = argv[1];
-    if (sub != "run" && sub != "check" && sub != "version" && sub != "config")
+    if (sub != "run" && sub != "check" && sub != "version" && sub != "config") {
       return Fail(
           fmt::format("unknown command '{}' (commands: run, check, version, config; see "
                       "ksight --help)",
                       sub));
+    }
   }
   try {
     app.parse(argc, argv);

@@ -291,9 +291,10 @@ Status ParseConfigText(std::string_view text, std::string_view source, Config& c
   auto sub = [&](std::string_view name) -> Result<const toml::table*> {
     const auto* n = root.get(name);
     if (!n) return static_cast<const toml::table*>(nullptr);
-    if (!n->is_table())
+    if (!n->is_table()) {
       return Status::Error(
           fmt::format("{}: {} must be a table ([{}])", Where(source, *n), name, name));
+    }
     return n->as_table();
   };
   auto filter = sub("filter");
@@ -340,17 +341,20 @@ Status LoadConfigFile(const std::string& path, bool required, Config& cfg) {
 
 Status ValidateConfig(const Config& cfg) {
   using std::chrono::milliseconds;
-  if (cfg.interval < milliseconds(100))
+  if (cfg.interval < milliseconds(100)) {
     return Status::Error(
         fmt::format("interval {} is too short (minimum 100ms)", FormatDuration(cfg.interval)));
+  }
   if (cfg.duration.count() < 0) return Status::Error("duration must not be negative");
-  if (cfg.drain_interval < milliseconds(1) || cfg.drain_interval > milliseconds(1000))
+  if (cfg.drain_interval < milliseconds(1) || cfg.drain_interval > milliseconds(1000)) {
     return Status::Error(fmt::format("drain_interval {} must be between 1ms and 1s",
                                      FormatDuration(cfg.drain_interval)));
+  }
   const uint32_t rb = cfg.ring_bytes;
-  if (rb < 4096 || (rb & (rb - 1)) != 0)
+  if (rb < 4096 || (rb & (rb - 1)) != 0) {
     return Status::Error(
         fmt::format("ring_size {} must be a power of two and at least 4KiB (e.g. 4MiB)", rb));
+  }
   if (cfg.output.empty())
     return Status::Error("output must name at least one sink (a path, or '-' for stdout)");
   for (size_t i = 0; i < cfg.output.size(); ++i) {
@@ -361,39 +365,46 @@ Status ValidateConfig(const Config& cfg) {
         return Status::Error(fmt::format("output '{}' is named twice", cfg.output[i]));
     }
   }
-  if (cfg.queue_size < (64u << 10) || cfg.queue_size > (4ULL << 30))
+  if (cfg.queue_size < (64u << 10) || cfg.queue_size > (4ULL << 30)) {
     return Status::Error(fmt::format(
         "output.queue_size {} must be between 64KiB and 4GiB (e.g. 16MiB)", cfg.queue_size));
-  if (cfg.max_size != 0 && cfg.max_size < 4096)
+  }
+  if (cfg.max_size != 0 && cfg.max_size < 4096) {
     return Status::Error(
         fmt::format("output.max_size {} must be 0 (never rotate) or at least 4KiB", cfg.max_size));
-  if (cfg.max_size != 0 && (cfg.max_backups < 1 || cfg.max_backups > 100000))
+  }
+  if (cfg.max_size != 0 && (cfg.max_backups < 1 || cfg.max_backups > 100000)) {
     return Status::Error(
         fmt::format("output.max_backups {} must be between 1 and 100000", cfg.max_backups));
-  if (cfg.compress != "none" && cfg.compress != "gzip")
+  }
+  if (cfg.compress != "none" && cfg.compress != "gzip") {
     return Status::Error(
-        fmt::format("output.compress '{}' must be \"none\" or \"gzip\"", cfg.compress));
-  if (cfg.max_total_size != 0 && cfg.max_total_size < cfg.max_size)
+        fmt::format(R"(output.compress '{}' must be "none" or "gzip")", cfg.compress));
+  }
+  if (cfg.max_total_size != 0 && cfg.max_total_size < cfg.max_size) {
     return Status::Error(
         fmt::format("output.max_total_size {} must be 0 (no cap) or at least "
                     "output.max_size ({})",
                     cfg.max_total_size, cfg.max_size));
+  }
   static const std::set<std::string, std::less<>> kLevels = {"trace", "debug",    "info", "warn",
                                                              "error", "critical", "off"};
-  if (!kLevels.count(cfg.log_level))
+  if (!kLevels.count(cfg.log_level)) {
     return Status::Error(
         fmt::format("log_level '{}' is not one of trace, debug, info, warn, error, "
                     "critical, off",
                     cfg.log_level));
+  }
   if (auto a = ParseListenAddr(cfg.metrics_addr); !a) return a.status();
   if (cfg.syscall_stats_entries < 16)
     return Status::Error("syscalls.stats_entries must be at least 16");
   for (const auto& c : cfg.comms) {
-    if (c.empty() || c.size() > 15)
+    if (c.empty() || c.size() > 15) {
       return Status::Error(
           fmt::format("comm filter '{}' must be 1 to 15 characters (the kernel's "
                       "TASK_COMM_LEN)",
                       c));
+    }
   }
   for (uint32_t p : cfg.pids) {
     if (p == 0) return Status::Error("pid filter 0 is not a process");

@@ -17,7 +17,8 @@ uint64_t Log2Percentile(std::span<const uint64_t> buckets, double q, uint64_t ma
   if (total == 0) return 0;
   q = std::clamp(q, 0.0, 1.0);
   // Rank of the wanted sample, 1-based: the smallest r with r >= q * total.
-  const auto rank = std::max<uint64_t>(1, static_cast<uint64_t>(std::ceil(q * static_cast<double>(total))));
+  const auto rank =
+      std::max<uint64_t>(1, static_cast<uint64_t>(std::ceil(q * static_cast<double>(total))));
   uint64_t seen = 0;
   for (size_t i = 0; i < buckets.size(); ++i) {
     const uint64_t c = buckets[i];

@@ -94,8 +94,10 @@ HostFeatures HostFeatures::Probe(bool mount_tracefs) {
 
   h.vmlinux_btf_ = btf__load_vmlinux_btf();
   if (!h.vmlinux_btf_) {
-    h.btf_error_ = fmt::format("no kernel BTF (/sys/kernel/btf/vmlinux: {}); this kernel was built "
-                               "without CONFIG_DEBUG_INFO_BTF", std::strerror(errno));
+    h.btf_error_ = fmt::format(
+        "no kernel BTF (/sys/kernel/btf/vmlinux: {}); this kernel was built "
+        "without CONFIG_DEBUG_INFO_BTF",
+        std::strerror(errno));
   }
 
   for (const char* p : {"/sys/kernel/tracing", "/sys/kernel/debug/tracing"}) {
@@ -109,13 +111,15 @@ HostFeatures HostFeatures::Probe(bool mount_tracefs) {
     if (!mount_tracefs) {
       h.tracefs_error_ = "tracefs is not mounted at /sys/kernel/tracing";
     } else if (!IsDir(target)) {
-      h.tracefs_error_ = fmt::format("tracefs is not mounted and {} does not exist (kernel without "
-                                     "CONFIG_TRACING, or /sys is not the host's)", target);
+      h.tracefs_error_ = fmt::format(
+          "tracefs is not mounted and {} does not exist (kernel without "
+          "CONFIG_TRACING, or /sys is not the host's)",
+          target);
     } else if (::mount("tracefs", target, "tracefs", 0, nullptr) != 0) {
       h.tracefs_error_ = fmt::format(
           "tracefs is not mounted at {} and mounting it failed: {} (mount it: mount -t tracefs "
-          "tracefs {}; in a container, bind-mount the host's {})", target, std::strerror(errno),
-          target, target);
+          "tracefs {}; in a container, bind-mount the host's {})",
+          target, std::strerror(errno), target, target);
     } else {
       h.tracefs_path_ = target;
       h.tracefs_mounted_by_us_ = true;

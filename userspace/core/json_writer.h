@@ -42,8 +42,8 @@ class JsonWriter {
   JsonWriter& KV(std::string_view k, std::string_view v) { return Key(k).String(v); }
   JsonWriter& KV(std::string_view k, const char* v) { return Key(k).String(v); }
   template <typename T>
-    requires(std::is_integral_v<T> && !std::is_same_v<T, bool>)
-  JsonWriter& KV(std::string_view k, T v) {
+  requires(std::is_integral_v<T> && !std::is_same_v<T, bool>) JsonWriter& KV(std::string_view k,
+                                                                             T v) {
     if constexpr (std::is_signed_v<T>) {
       return Key(k).Int(static_cast<int64_t>(v));
     } else {

@@ -147,6 +147,7 @@ void Output::StopSinks(std::chrono::milliseconds timeout) {
   for (auto& s : sinks_) s.w->Stop(timeout);
 }
 
+// NOLINTNEXTLINE(performance-unnecessary-value-param): the sinks are moved out of it
 void Output::ReplaceSinks(std::vector<std::pair<std::unique_ptr<Sink>, uint64_t>> sinks,
                           std::chrono::milliseconds timeout) {
   StopSinks(timeout);

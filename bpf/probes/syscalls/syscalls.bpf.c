@@ -34,7 +34,8 @@ __u64 mono_to_boot_ns = 0;
 
 /* Start of the call in flight, per thread. */
 struct sys_start {
-	__u64 ts; /* bpf_ktime_get_ns(): cheaper than the boot clock, and only differences are used */
+	__u64 ts; /* bpf_ktime_get_ns(): cheaper than the boot clock, and only differences are used
+		   */
 	__u64 args[6];
 	__u64 nr;
 };
@@ -156,7 +157,8 @@ static __always_inline int on_exit(__s64 ret, bool use_task)
 		if (z) {
 			bpf_get_current_comm(z->comm, sizeof(z->comm));
 			z->cgroup_id = bpf_get_current_cgroup_id();
-			if (bpf_map_update_elem(&sys_stats, &key, z, BPF_NOEXIST) && bpf_map_lookup_elem(&sys_stats, &key) == NULL)
+			if (bpf_map_update_elem(&sys_stats, &key, z, BPF_NOEXIST) &&
+			    bpf_map_lookup_elem(&sys_stats, &key) == NULL)
 				ks_count(KS_CNT_MAP_FULL);
 			s = bpf_map_lookup_elem(&sys_stats, &key);
 		}
@@ -168,7 +170,7 @@ static __always_inline int on_exit(__s64 ret, bool use_task)
 			s->lat_max_ns = lat;
 		s->hist[ks_log2_slot(lat, KS_SYSCALL_HIST_SLOTS)]++;
 		if (err) {
-			struct ks_sys_errno_key ek = { .tgid = key.tgid, .nr = key.nr, .err = err };
+			struct ks_sys_errno_key ek = {.tgid = key.tgid, .nr = key.nr, .err = err};
 			__u64 one = 1, *c;
 
 			s->errors++;

@@ -71,11 +71,11 @@ KS_DECLARE_RING(ring);
  * with bpf_probe_read_kernel(). Every reader takes `btf`, a constant once
  * inlined, so each program keeps one of the two forms. CO-RE relocates both.
  */
-#define KS_RD(btf, T, ptr, path)                                                     \
-	((btf) ? (T)((ptr)->path) : ({                                                \
-		T ks_v__ = 0;                                                         \
-		bpf_core_read(&ks_v__, sizeof(ks_v__), &(ptr)->path);                 \
-		ks_v__;                                                               \
+#define KS_RD(btf, T, ptr, path)                                                                   \
+	((btf) ? (T)((ptr)->path) : ({                                                             \
+		T ks_v__ = 0;                                                                      \
+		bpf_core_read(&ks_v__, sizeof(ks_v__), &(ptr)->path);                              \
+		ks_v__;                                                                            \
 	}))
 
 static __always_inline bool port_wanted(__u16 sport, __u16 dport)
@@ -123,7 +123,8 @@ static __always_inline void remember_owner(__u64 key, const struct ks_tcp_owner 
 		ks_count(KS_CNT_MAP_FULL);
 }
 
-static __always_inline void listen_key(bool btf, const struct sock *sk, struct ks_tcp_listen_key *lk)
+static __always_inline void listen_key(bool btf, const struct sock *sk,
+				       struct ks_tcp_listen_key *lk)
 {
 	lk->netns_ino = netns_ino(btf, &sk->__sk_common);
 	lk->port = KS_RD(btf, __u16, sk, __sk_common.skc_num);
@@ -161,7 +162,8 @@ static __always_inline void on_state(bool btf, const struct sock *sk, int oldsta
 		owner_from_current(&o, KS_TCP_HOW_CONNECT);
 		remember_owner(key, &o);
 		return;
-	case KS_TCP_LISTEN: { /* listen(): the caller owns the listener and, until accept, its children */
+	case KS_TCP_LISTEN: { /* listen(): the caller owns the listener and, until accept, its
+				 children */
 		struct ks_tcp_listen_key lk;
 		struct ks_tcp_listener l = {};
 
@@ -225,7 +227,8 @@ static __always_inline __u8 resolve_owner(bool btf, const struct sock *sk, bool 
 	return KS_TCP_OWNER_UNKNOWN;
 }
 
-static __always_inline void read_addrs(bool btf, struct ks_tcp_retransmit_rec *r, const struct sock_common *c)
+static __always_inline void read_addrs(bool btf, struct ks_tcp_retransmit_rec *r,
+				       const struct sock_common *c)
 {
 	__builtin_memset(r->saddr, 0, sizeof(r->saddr));
 	__builtin_memset(r->daddr, 0, sizeof(r->daddr));
@@ -326,7 +329,8 @@ static __always_inline int on_retransmit(bool btf, const struct sock *sk, const 
 }
 
 /* A listener re-sent a SYN-ACK for a request socket. */
-static __always_inline int on_synack(bool btf, const struct sock *listener, const struct request_sock *req)
+static __always_inline int on_synack(bool btf, const struct sock *listener,
+				     const struct request_sock *req)
 {
 	const struct sock_common *c;
 	struct ks_tcp_retransmit_rec *r;
@@ -425,8 +429,9 @@ SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(set_state_btf, const struct sock *sk, const int oldstate, const int newstate)
 {
 	/* Cheap tests first: this runs for every state change of every socket. */
-	if (newstate != KS_TCP_SYN_SENT && newstate != KS_TCP_LISTEN && newstate != KS_TCP_SYN_RECV &&
-	    newstate != KS_TCP_ESTABLISHED && newstate != KS_TCP_CLOSE)
+	if (newstate != KS_TCP_SYN_SENT && newstate != KS_TCP_LISTEN &&
+	    newstate != KS_TCP_SYN_RECV && newstate != KS_TCP_ESTABLISHED &&
+	    newstate != KS_TCP_CLOSE)
 		return 0;
 	if (!sk || sk_protocol(true, sk) != KS_IPPROTO_TCP)
 		return 0;

@@ -19,9 +19,9 @@ enum ks_tcp_kind {
 
 /* How the record's owner (struct ks_task) was found: process.source. */
 enum ks_tcp_owner_source {
-	KS_TCP_OWNER_UNKNOWN = 0,  /* no owner known; only cgroup_id (the socket's) is set */
-	KS_TCP_OWNER_SOCKET = 1,   /* from the socket-owner map */
-	KS_TCP_OWNER_ON_CPU = 2,   /* the task holding the socket lock (process context) */
+	KS_TCP_OWNER_UNKNOWN = 0, /* no owner known; only cgroup_id (the socket's) is set */
+	KS_TCP_OWNER_SOCKET = 1,  /* from the socket-owner map */
+	KS_TCP_OWNER_ON_CPU = 2,  /* the task holding the socket lock (process context) */
 };
 
 /* When the socket-owner map learnt the owner: tcp.owner_from. */
@@ -53,27 +53,27 @@ struct ks_tcp_listener {
 
 /* KS_REC_TCP_RETRANSMIT: one retransmitted segment (or SYN-ACK). 128 bytes. */
 struct ks_tcp_retransmit_rec {
-	struct ks_rec_hdr hdr;	/* 0 */
-	struct ks_task owner;	/* 16: valid per owner_source */
-	__u8 saddr[16];		/* 48: local address; AF_INET: first 4 bytes */
-	__u8 daddr[16];		/* 64: remote address */
-	__u16 family;		/* 80: KS_AF_INET or KS_AF_INET6 */
-	__u16 sport;		/* 82: local port, host order */
-	__u16 dport;		/* 84: remote port, host order */
-	__u8 kind;		/* 86: enum ks_tcp_kind */
-	__u8 owner_source;	/* 87: enum ks_tcp_owner_source */
-	__u8 state;		/* 88: TCP_* state of the socket (request socket for synack) */
-	__u8 owner_how;		/* 89: enum ks_tcp_owner_how */
-	__u16 segs;		/* 90: segments in this retransmit (tcp_skb_pcount) */
-	__u32 netns_ino;	/* 92: the socket's network namespace inode */
-	__u32 snd_cwnd;		/* 96 */
-	__u32 srtt_us;		/* 100: smoothed RTT in us (tcp_sock srtt_us >> 3) */
-	__u32 rto_ms;		/* 104: icsk_rto converted with hz */
-	__u32 retrans_out;	/* 108 */
-	__u32 lost_out;		/* 112 */
-	__u32 total_retrans;	/* 116 */
-	__u32 mss;		/* 120: mss_cache (request socket: its mss) */
-	__u32 hz;		/* 124: CONFIG_HZ used for rto_ms; 0 = unknown, rto_ms invalid */
+	struct ks_rec_hdr hdr; /* 0 */
+	struct ks_task owner;  /* 16: valid per owner_source */
+	__u8 saddr[16];	       /* 48: local address; AF_INET: first 4 bytes */
+	__u8 daddr[16];	       /* 64: remote address */
+	__u16 family;	       /* 80: KS_AF_INET or KS_AF_INET6 */
+	__u16 sport;	       /* 82: local port, host order */
+	__u16 dport;	       /* 84: remote port, host order */
+	__u8 kind;	       /* 86: enum ks_tcp_kind */
+	__u8 owner_source;     /* 87: enum ks_tcp_owner_source */
+	__u8 state;	       /* 88: TCP_* state of the socket (request socket for synack) */
+	__u8 owner_how;	       /* 89: enum ks_tcp_owner_how */
+	__u16 segs;	       /* 90: segments in this retransmit (tcp_skb_pcount) */
+	__u32 netns_ino;       /* 92: the socket's network namespace inode */
+	__u32 snd_cwnd;	       /* 96 */
+	__u32 srtt_us;	       /* 100: smoothed RTT in us (tcp_sock srtt_us >> 3) */
+	__u32 rto_ms;	       /* 104: icsk_rto converted with hz */
+	__u32 retrans_out;     /* 108 */
+	__u32 lost_out;	       /* 112 */
+	__u32 total_retrans;   /* 116 */
+	__u32 mss;	       /* 120: mss_cache (request socket: its mss) */
+	__u32 hz;	       /* 124: CONFIG_HZ used for rto_ms; 0 = unknown, rto_ms invalid */
 };
 
 #endif /* KSIGHT_TCP_RETRANSMIT_H */

@@ -189,8 +189,8 @@ void PlanSched(const HostFeatures& host, Plan& p) {
   }
   p.sched = SchedMode::kTracepoint;
   p.sched_dep = s.new_names && layout(s.dep, KS_GPU_JOB_DEP, p.dep).ok();
-  verdict = fmt::format("available: tracepoint {}, {}, {}{} (no BTF for the scheduler's types)", s.queue,
-                        s.run, s.done, p.sched_dep ? fmt::format(", {}", s.dep) : "");
+  verdict = fmt::format("available: tracepoint {}, {}, {}{} (no BTF for the scheduler's types)",
+                        s.queue, s.run, s.done, p.sched_dep ? fmt::format(", {}", s.dep) : "");
 }
 
 Plan MakePlan(const HostFeatures& host) {

@@ -8,8 +8,8 @@
 #include <spdlog/spdlog.h>
 
 #include "core/loader.h"
-#include "core/process_info.h"
 #include "core/probe.h"
+#include "core/process_info.h"
 #include "probes/syscalls/syscall_names.h"
 #include "probes/syscalls/syscall_rollup.h"
 
@@ -39,14 +39,15 @@ class SyscallsProbe final : public Probe {
                     host.TracepointExists("raw_syscalls", "sys_exit");
     c.details.emplace_back("tp_btf raw_syscalls + task storage",
                            btf ? "available" : "unavailable (needs 5.11+)");
-    c.details.emplace_back("tracepoint raw_syscalls",
-                           tp ? "available" : host.TracepointMissingReason("raw_syscalls", "sys_enter"));
+    c.details.emplace_back(
+        "tracepoint raw_syscalls",
+        tp ? "available" : host.TracepointMissingReason("raw_syscalls", "sys_enter"));
     if (!host.btf()) {
       c.reason = host.btf_error();
       return c;  // CO-RE needs BTF for the ring/record layout relocations
     }
     c.runnable = btf || tp;
-    c.reason = btf ? "hooks: tp_btf/sys_enter, tp_btf/sys_exit"
+    c.reason = btf  ? "hooks: tp_btf/sys_enter, tp_btf/sys_exit"
                : tp ? "hooks: tracepoint/raw_syscalls (tp_btf unavailable)"
                     : "neither tp_btf nor the raw_syscalls tracepoints are available";
     return c;
@@ -67,9 +68,12 @@ class SyscallsProbe final : public Probe {
       skel_->rodata->record_errnos = true;
       for (const auto& n : ctx.cfg.watch_errnos) {
         auto e = syscalls::ErrnoNumber(n);
-        if (!e || *e >= 64 * KS_SYSCALL_WATCH_WORDS)
-          return Status::Error(fmt::format("watch_errnos: '{}' is not an errno name this probe can "
-                                           "watch (e.g. EACCES, EPERM, ENOENT)", n));
+        if (!e || *e >= 64 * KS_SYSCALL_WATCH_WORDS) {
+          return Status::Error(
+              fmt::format("watch_errnos: '{}' is not an errno name this probe can "
+                          "watch (e.g. EACCES, EPERM, ENOENT)",
+                          n));
+        }
         skel_->rodata->watch_errnos[*e / 64] |= uint64_t{1} << (*e % 64);
       }
     }
@@ -86,10 +90,12 @@ class SyscallsProbe final : public Probe {
     bpf_program__set_autoload(skel_->progs.sys_enter_tp, !use_btf_);
     bpf_program__set_autoload(skel_->progs.sys_exit_tp, !use_btf_);
 
-    if (int r = ks_syscalls__load(skel_.get())) return LibbpfError("loading the syscalls BPF programs", r);
+    if (int r = ks_syscalls__load(skel_.get()))
+      return LibbpfError("loading the syscalls BPF programs", r);
     KS_RETURN_IF_ERROR(FillFilterMaps(skel_->obj, ctx.filters));
     SetMonoToBoot();
-    if (int r = ks_syscalls__attach(skel_.get())) return LibbpfError("attaching raw_syscalls hooks", r);
+    if (int r = ks_syscalls__attach(skel_.get()))
+      return LibbpfError("attaching raw_syscalls hooks", r);
     per_cpu_.resize(static_cast<size_t>(PossibleCpus()));
     errno_vals_.resize(static_cast<size_t>(PossibleCpus()));
     return {};
@@ -204,8 +210,8 @@ class SyscallsProbe final : public Probe {
     size_t operator()(const ErrKey& k) const { return std::hash<uint64_t>()(k.key * 4099 + k.err); }
   };
 
-  void EmitStats(const ks_sys_key& key, const StatsValue& d, const std::map<uint32_t, uint64_t>& errs,
-                 uint64_t start_ns, uint64_t end_ns) {
+  void EmitStats(const ks_sys_key& key, const StatsValue& d,
+                 const std::map<uint32_t, uint64_t>& errs, uint64_t start_ns, uint64_t end_ns) {
     const ks_sys_stats& any = per_cpu_stats_any();
     ks_task t{};
     t.pid = key.tgid;

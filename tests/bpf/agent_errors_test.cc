@@ -15,23 +15,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-struct RunResult {
-  int code = -1;
-  std::string err;
-};
-
-RunResult RunCmd(const std::string& cmd) {
-  RunResult r;
-  std::array<char, 8192> buf{};
-  FILE* p = popen((cmd + " 2>&1 >/dev/null").c_str(), "r");
-  if (!p) return r;
-  const size_t n = fread(buf.data(), 1, buf.size() - 1, p);
-  const int st = pclose(p);
-  r.err.assign(buf.data(), n);
-  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
-
 const std::string kRun = std::string(KSIGHT_BINARY) + " run --config /dev/null --duration 1s ";
 
 TEST(AgentErrors, NotPrivilegedExitsOneWithOneLine) {

@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <functional>
@@ -218,6 +220,23 @@ inline json FinalCounters(const std::vector<json>& recs, const std::string& prob
     if (r["event"]["type"] == "agent.heartbeat") last = r["counters"][probe];
   }
   return last;
+}
+
+// The exit code and stderr of a shell command that is expected to end quickly (a refused start).
+struct RunResult {
+  int code = -1;
+  std::string err;
+};
+inline RunResult RunCmd(const std::string& cmd) {
+  RunResult r;
+  std::array<char, 8192> buf{};
+  FILE* p = popen((cmd + " 2>&1 >/dev/null").c_str(), "r");
+  if (!p) return r;
+  const size_t n = fread(buf.data(), 1, buf.size() - 1, p);
+  const int st = pclose(p);
+  r.err.assign(buf.data(), n);
+  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
 }
 
 }  // namespace ksight::test

@@ -323,24 +323,9 @@ TEST(Metrics, CapabilitiesDroppedAfterAttachOnEveryThread) {
   EXPECT_EQ(fin["seen"], fin["emitted"].get<uint64_t>() + fin["dropped"].get<uint64_t>());
 }
 
-struct RunResult {
-  int code = -1;
-  std::string err;
-};
-
 RunResult RunAgentCmd(const std::string& args) {
-  RunResult r;
-  std::array<char, 8192> buf{};
-  const std::string cmd = std::string(KSIGHT_BINARY) + " run --config /dev/null --output " +
-                          ::testing::TempDir() + "/ksight_metrics_err.jsonl --duration 1s " + args +
-                          " 2>&1 >/dev/null";
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  const size_t n = fread(buf.data(), 1, buf.size() - 1, p);
-  const int st = pclose(p);
-  r.err.assign(buf.data(), n);
-  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+  return RunCmd(std::string(KSIGHT_BINARY) + " run --config /dev/null --output " +
+                ::testing::TempDir() + "/ksight_metrics_err.jsonl --duration 1s " + args);
 }
 
 TEST(Metrics, BadAddressIsAUsageError) {

@@ -168,7 +168,12 @@ class FileSink : public Sink {
     return st;
   }
 
-  Status Reopen() override {
+  Status Reopen() override { return OpenNew(); }
+
+ private:
+  // Open the file at path_ (created if missing) and write there from now on; on failure the
+  // current fd stays in use.
+  Status OpenNew() {
     uint64_t size = 0;
     auto fd = OpenChecked(path_, opt_.mode, &size);
     if (!fd) return fd.status();
@@ -179,7 +184,6 @@ class FileSink : public Sink {
     return {};
   }
 
- private:
   Status RotateLocked() {
     std::unique_lock lk(mu_);
     if (!open_pending_) {
@@ -195,13 +199,8 @@ class FileSink : public Sink {
       open_pending_ = true;
     }
     // The old fd (now the .1 file) stays in use until the new file is open.
-    uint64_t size = 0;
-    auto fd = OpenChecked(path_, opt_.mode, &size);
-    if (!fd) return fd.status();
-    ::close(fd_);
-    fd_ = *fd;
-    size_.store(size);
-    open_pending_ = false;
+    KS_RETURN_IF_ERROR(OpenNew());
+    const uint64_t size = size_.load();
     rotations_.fetch_add(1);
     const size_t deleted = backups_.EnforceBudget(size, opt_.max_total_size);
     if (deleted)

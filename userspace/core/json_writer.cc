@@ -1,7 +1,9 @@
 #include "core/json_writer.h"
 
+#include <array>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 
 namespace ksight {
 namespace {
@@ -45,13 +47,79 @@ void CivilFromDays(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
   if (m <= 2) ++y;
 }
 
-void AppendDigits(std::string& out, uint64_t v, int width) {
-  char buf[20];
-  for (int i = width - 1; i >= 0; --i) {
-    buf[i] = static_cast<char>('0' + v % 10);
-    v /= 10;
+// "00" .. "99": two digits per lookup.
+constexpr std::array<char, 200> MakeTwoDigits() {
+  std::array<char, 200> d{};
+  for (size_t i = 0; i < 100; ++i) {
+    d[2 * i] = static_cast<char>('0' + i / 10);
+    d[2 * i + 1] = static_cast<char>('0' + i % 10);
   }
-  out.append(buf, static_cast<size_t>(width));
+  return d;
+}
+constexpr std::array<char, 200> kTwoDigits = MakeTwoDigits();
+
+char* Put2(char* p, uint64_t v) {
+  std::memcpy(p, kTwoDigits.data() + 2 * v, 2);
+  return p + 2;
+}
+
+// Writes the 30 bytes of "2026-11-22T03:19:16.123456789Z" to p; returns p past
+// them. The date and time of day change once a second and records come in
+// time order, so each thread keeps the last second's 20-byte prefix.
+char* PutRfc3339(char* p, uint64_t unix_ns) {
+  thread_local uint64_t cached_secs = UINT64_MAX;
+  thread_local char prefix[20];
+  const uint64_t secs = unix_ns / 1000000000ULL;
+  if (secs != cached_secs) {
+    const auto days = static_cast<int64_t>(secs / 86400);
+    const uint64_t sod = secs % 86400;
+    int64_t y;
+    unsigned m, d;
+    CivilFromDays(days, y, m, d);
+    const auto yy = static_cast<uint64_t>(y) % 10000;
+    char* q = Put2(Put2(prefix, yy / 100), yy % 100);
+    *q++ = '-';
+    q = Put2(q, m);
+    *q++ = '-';
+    q = Put2(q, d);
+    *q++ = 'T';
+    q = Put2(q, sod / 3600);
+    *q++ = ':';
+    q = Put2(q, sod / 60 % 60);
+    *q++ = ':';
+    q = Put2(q, sod % 60);
+    *q = '.';
+    cached_secs = secs;
+  }
+  std::memcpy(p, prefix, sizeof(prefix));
+  p += sizeof(prefix);
+  uint64_t n = unix_ns % 1000000000ULL;
+  *p++ = static_cast<char>('0' + n / 100000000);
+  n %= 100000000;
+  p = Put2(p, n / 1000000);
+  p = Put2(p, n / 10000 % 100);
+  p = Put2(p, n / 100 % 100);
+  p = Put2(p, n % 100);
+  *p++ = 'Z';
+  return p;
+}
+
+// Printable ASCII other than '"' and '\\': goes into a JSON string as is.
+void Append(std::string& out, const char* begin, const char* end) {
+  out.append(begin, static_cast<size_t>(end - begin));
+}
+
+constexpr std::array<bool, 256> MakePlain() {
+  std::array<bool, 256> ok{};
+  for (size_t c = 0x20; c < 0x80; ++c) ok[c] = c != '"' && c != '\\';
+  return ok;
+}
+constexpr std::array<bool, 256> kPlain = MakePlain();
+
+bool Plain(std::string_view s) {
+  bool ok = true;
+  for (const char ch : s) ok &= kPlain[static_cast<unsigned char>(ch)];
+  return ok;
 }
 
 }  // namespace
@@ -112,134 +180,185 @@ void AppendJsonString(std::string& out, std::string_view s) {
 }
 
 void AppendRfc3339Nanos(std::string& out, uint64_t unix_ns) {
-  const uint64_t secs = unix_ns / 1000000000ULL;
-  const uint64_t nanos = unix_ns % 1000000000ULL;
-  const auto days = static_cast<int64_t>(secs / 86400);
-  const uint64_t sod = secs % 86400;
-  int64_t y;
-  unsigned m, d;
-  CivilFromDays(days, y, m, d);
-  AppendDigits(out, static_cast<uint64_t>(y), 4);
-  out.push_back('-');
-  AppendDigits(out, m, 2);
-  out.push_back('-');
-  AppendDigits(out, d, 2);
-  out.push_back('T');
-  AppendDigits(out, sod / 3600, 2);
-  out.push_back(':');
-  AppendDigits(out, sod / 60 % 60, 2);
-  out.push_back(':');
-  AppendDigits(out, sod % 60, 2);
-  out.push_back('.');
-  AppendDigits(out, nanos, 9);
-  out.push_back('Z');
+  char buf[32];
+  const char* end = PutRfc3339(buf, unix_ns);
+  Append(out, buf, end);
 }
 
-void JsonWriter::Separate() {
+void JsonWriter::Spill() {
+  if (pos_) out_.append(scratch_, pos_);
+  pos_ = 0;
+}
+
+char* JsonWriter::Room(size_t n) {
+  if (pos_ + n > kScratch) Spill();
+  return scratch_ + pos_;
+}
+
+void JsonWriter::Commit(char* p) {
+  pos_ = static_cast<size_t>(p - scratch_);
+  if (depth_ <= 0) Spill();  // a complete top-level value: the caller may read the buffer now
+}
+
+char* JsonWriter::PutSeparator(char* p) {
   if (after_key_) {
     after_key_ = false;
-    return;
+    return p;
   }
   if (depth_ > 0) {
     const uint64_t bit = 1ULL << (depth_ & 63);
-    if (need_comma_ & bit) out_.push_back(',');
+    if (need_comma_ & bit) *p++ = ',';
     need_comma_ |= bit;
   }
+  return p;
+}
+
+void JsonWriter::Separate() {
+  char* p = Room(1);
+  pos_ = static_cast<size_t>(PutSeparator(p) - scratch_);
+}
+
+char* JsonWriter::PutKey(char* p, std::string_view k) {
+  p = PutSeparator(p);
+  *p++ = '"';
+  std::memcpy(p, k.data(), k.size());
+  p += k.size();
+  *p++ = '"';
+  *p++ = ':';
+  return p;
+}
+
+char* JsonWriter::PutPlainString(char* p, std::string_view v) {
+  *p++ = '"';
+  std::memcpy(p, v.data(), v.size());
+  p += v.size();
+  *p++ = '"';
+  return p;
+}
+
+void JsonWriter::General(std::string_view v) {
+  Separate();
+  Spill();
+  AppendJsonString(out_, v);
 }
 
 JsonWriter& JsonWriter::BeginObject() {
-  Separate();
-  out_.push_back('{');
+  char* p = PutSeparator(Room(2));
+  *p++ = '{';
   ++depth_;
   need_comma_ &= ~(1ULL << (depth_ & 63));
+  Commit(p);
   return *this;
 }
 
 JsonWriter& JsonWriter::EndObject() {
-  out_.push_back('}');
+  char* p = Room(1);
+  *p++ = '}';
   --depth_;
+  Commit(p);
   return *this;
 }
 
 JsonWriter& JsonWriter::BeginArray() {
-  Separate();
-  out_.push_back('[');
+  char* p = PutSeparator(Room(2));
+  *p++ = '[';
   ++depth_;
   need_comma_ &= ~(1ULL << (depth_ & 63));
+  Commit(p);
   return *this;
 }
 
 JsonWriter& JsonWriter::EndArray() {
-  out_.push_back(']');
+  char* p = Room(1);
+  *p++ = ']';
   --depth_;
+  Commit(p);
   return *this;
 }
 
 JsonWriter& JsonWriter::Key(std::string_view k) {
-  Separate();
-  AppendJsonString(out_, k);
-  out_.push_back(':');
+  if (k.size() <= kShort && Plain(k)) {
+    Commit(PutKey(Room(kShort + 4), k));
+  } else {
+    General(k);
+    out_.push_back(':');
+  }
   after_key_ = true;
   return *this;
 }
 
+JsonWriter& JsonWriter::KVUint(std::string_view k, uint64_t v) {
+  if (k.size() > kShort || !Plain(k)) return Key(k).Uint(v);
+  char* p = PutKey(Room(kShort + 4 + 24), k);
+  Commit(std::to_chars(p, p + 24, v).ptr);
+  return *this;
+}
+
+JsonWriter& JsonWriter::KVInt(std::string_view k, int64_t v) {
+  if (k.size() > kShort || !Plain(k)) return Key(k).Int(v);
+  char* p = PutKey(Room(kShort + 4 + 24), k);
+  Commit(std::to_chars(p, p + 24, v).ptr);
+  return *this;
+}
+
+JsonWriter& JsonWriter::KV(std::string_view k, std::string_view v) {
+  if (k.size() > kShort || v.size() > kShort || !Plain(k) || !Plain(v)) return Key(k).String(v);
+  char* p = PutKey(Room(2 * kShort + 8), k);
+  Commit(PutPlainString(p, v));
+  return *this;
+}
+
 JsonWriter& JsonWriter::String(std::string_view v) {
-  Separate();
-  AppendJsonString(out_, v);
+  if (v.size() > kShort || !Plain(v)) {
+    General(v);
+  } else {
+    Commit(PutPlainString(PutSeparator(Room(kShort + 3)), v));
+  }
   return *this;
 }
 
 JsonWriter& JsonWriter::Uint(uint64_t v) {
-  Separate();
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof(buf), v);
-  out_.append(buf, r.ptr);
+  char* p = PutSeparator(Room(1 + 24));
+  Commit(std::to_chars(p, p + 24, v).ptr);
   return *this;
 }
 
 JsonWriter& JsonWriter::Int(int64_t v) {
-  Separate();
-  char buf[24];
-  auto r = std::to_chars(buf, buf + sizeof(buf), v);
-  out_.append(buf, r.ptr);
+  char* p = PutSeparator(Room(1 + 24));
+  Commit(std::to_chars(p, p + 24, v).ptr);
   return *this;
 }
 
 JsonWriter& JsonWriter::Double(double v) {
-  Separate();
-  if (!std::isfinite(v)) {
-    out_.append("null");
-    return *this;
-  }
-  char buf[32];
-  auto r = std::to_chars(buf, buf + sizeof(buf), v);
-  out_.append(buf, r.ptr);
+  if (!std::isfinite(v)) return Null();
+  char* p = PutSeparator(Room(1 + 32));
+  Commit(std::to_chars(p, p + 32, v).ptr);
   return *this;
 }
 
-JsonWriter& JsonWriter::Bool(bool v) {
-  Separate();
-  out_.append(v ? "true" : "false");
-  return *this;
-}
+JsonWriter& JsonWriter::Bool(bool v) { return Raw(v ? "true" : "false"); }
 
-JsonWriter& JsonWriter::Null() {
-  Separate();
-  out_.append("null");
-  return *this;
-}
+JsonWriter& JsonWriter::Null() { return Raw("null"); }
 
 JsonWriter& JsonWriter::Raw(std::string_view json) {
   Separate();
-  out_.append(json);
+  if (json.size() <= kShort) {
+    char* p = Room(kShort);
+    std::memcpy(p, json.data(), json.size());
+    Commit(p + json.size());
+  } else {
+    Spill();
+    out_.append(json);
+  }
   return *this;
 }
 
 JsonWriter& JsonWriter::Rfc3339(uint64_t unix_ns) {
-  Separate();
-  out_.push_back('"');
-  AppendRfc3339Nanos(out_, unix_ns);
-  out_.push_back('"');
+  char* p = PutSeparator(Room(1 + 32));
+  *p++ = '"';
+  p = PutRfc3339(p, unix_ns);
+  *p++ = '"';
+  Commit(p);
   return *this;
 }
 

@@ -53,6 +53,7 @@ JsonWriter& Output::Begin(ProbeId probe, std::string_view type, uint64_t ts_unix
       .KV("probe", probes_[probe].name)
       .KV("seq", seq_++)
       .EndObject();
+  w_.Flush();
   buf_.append(envelope_tail_);
   return w_;
 }

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 namespace ksight {
 namespace {
 
@@ -46,6 +50,22 @@ TEST(Rfc3339, FormatsNanosecondsUtc) {
   EXPECT_EQ(s, "2000-02-29T00:00:00.000000001Z");
 }
 
+TEST(Rfc3339, PerSecondCacheFollowsTimesOutOfOrder) {
+  // The date and time of day are cached per second: going back and forth
+  // between seconds (and days) must never reuse the wrong prefix.
+  const uint64_t t = 1795324756123456789ULL;
+  for (const auto& [ns, want] : std::vector<std::pair<uint64_t, std::string>>{
+           {t, "2026-11-22T05:19:16.123456789Z"},
+           {t + 999999999ULL, "2026-11-22T05:19:17.123456788Z"},
+           {t - 86400000000000ULL, "2026-11-21T05:19:16.123456789Z"},
+           {t + 1ULL, "2026-11-22T05:19:16.123456790Z"},
+       }) {
+    std::string s;
+    AppendRfc3339Nanos(s, ns);
+    EXPECT_EQ(s, want);
+  }
+}
+
 TEST(JsonWriter, NestsWithCommas) {
   std::string out;
   JsonWriter w(out);
@@ -70,6 +90,50 @@ TEST(JsonWriter, ReusesBufferAfterReset) {
   w.Reset();
   w.BeginObject().KV("b", uint64_t{2}).EndObject();
   EXPECT_EQ(out, R"({"b":2})");
+}
+
+// The writer assembles members in a 1 KiB scratch array: records longer than
+// that, and members that take the escaping path in between short ones, must
+// come out whole and in order.
+TEST(JsonWriter, LongRecordsSpillTheScratchInOrder) {
+  std::string out, want = "{";
+  JsonWriter w(out);
+  w.BeginObject();
+  for (uint64_t i = 0; i < 300; ++i) {
+    const std::string k = "member_" + std::to_string(i);
+    w.KV(k, i * 1000003);
+    want += (i ? ",\"" : "\"") + k + "\":" + std::to_string(i * 1000003);
+  }
+  w.EndObject();
+  want += "}";
+  EXPECT_GT(out.size(), 4096u);
+  EXPECT_EQ(out, want);
+}
+
+TEST(JsonWriter, EscapedAndLongMembersKeepTheirPlace) {
+  std::string out;
+  JsonWriter w(out);
+  const std::string long_plain(100, 'x');
+  const std::string long_raw = "[" + std::string(70, '1') + "]";
+  w.BeginObject().KV("a", "b").KV("q\"k", "v").KV("c", long_plain).KV("d", "tab\there");
+  w.Key("e").Raw(long_raw).Key("f").String("\xff").KV("g", int64_t{-1}).EndObject();
+  EXPECT_EQ(out, "{\"a\":\"b\",\"q\\\"k\":\"v\",\"c\":\"" + long_plain +
+                     "\",\"d\":\"tab\\there\",\"e\":" + long_raw + ",\"f\":\"\\ufffd\",\"g\":-1}");
+}
+
+TEST(JsonWriter, BufferIsCompleteAtTopLevelAndAfterFlush) {
+  std::string out;
+  JsonWriter w(out);
+  w.BeginObject().KV("a", uint64_t{1});
+  w.Flush();
+  EXPECT_EQ(out, R"({"a":1)");
+  w.KV("b", "c");
+  EXPECT_EQ(w.buffer(), R"({"a":1,"b":"c")");
+  w.EndObject();
+  EXPECT_EQ(out, R"({"a":1,"b":"c"})");
+  w.Reset();
+  w.Uint(7);  // a top-level scalar is complete at once
+  EXPECT_EQ(out, R"({"a":1,"b":"c"}7)");
 }
 
 }  // namespace

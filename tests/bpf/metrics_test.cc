@@ -418,17 +418,19 @@ TEST(Metrics, SystemdNotifyReadyWatchdogStopping) {
   ::unsetenv("WATCHDOG_USEC");
 
   auto msgs = sock.Until("READY=1");
+  const auto ready_at = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
   ASSERT_TRUE(AnyHas(msgs, "READY=1")) << "no READY=1";
   EXPECT_FALSE(AnyHas(msgs, "STOPPING=1"));
   EXPECT_THAT(msgs.back(), HasSubstr("STATUS=1 probe(s) attached"));
-  // READY comes after every probe is attached.
-  bool attached = false;
-  for (const auto& r : agent.Records()) {
-    if (r["event"]["type"] == "agent.status" && r["status"]["state"] == "attached" &&
-        r["status"]["probe"] == "syscalls")
-      attached = true;
-  }
-  EXPECT_TRUE(attached);
+  // READY comes after every probe is attached: the probe's `attached` record
+  // was made before READY arrived (a writer thread puts it in the file, so
+  // it may reach the file a little after READY).
+  EXPECT_TRUE(agent.WaitFor([&](const json& r) {
+    return r["event"]["type"] == "agent.status" && r["status"]["state"] == "attached" &&
+           r["status"]["probe"] == "syscalls" && r["ts_unix_nano"].get<int64_t>() <= ready_at;
+  })) << "no agent.status attached record for syscalls made before READY";
 
   msgs = sock.Until("WATCHDOG=1");
   EXPECT_TRUE(AnyHas(msgs, "WATCHDOG=1")) << "no watchdog ping";

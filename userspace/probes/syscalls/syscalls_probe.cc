@@ -160,14 +160,19 @@ class SyscallsProbe final : public Probe {
       StatsValue& prev = prev_[KeyOf(key)];
       const StatsValue d = syscalls::Delta(cur, prev);
       prev = cur;
-      if (d.count == 0) {
+      // The errno map is read before this one, so a failing call that ends
+      // between the two reads is in this interval's count but in the next
+      // interval's errno delta. A record carries either, so no errno count
+      // is lost when nothing else follows (it may come with count 0).
+      const auto& errs = errnos[KeyOf(key)];
+      if (d.count == 0 && errs.empty()) {
         if (!ProcessExists(key.tgid)) gone.push_back(key);
         continue;
       }
       Totals& t = totals_[key.nr];
       t.count += d.count;
       t.errors += d.errors;
-      EmitStats(key, d, errnos[KeyOf(key)], start_ns, end_ns);
+      EmitStats(key, d, errs, start_ns, end_ns);
     }
     // Forget processes that exited: everything they did was reported.
     for (const auto& k : gone) {

@@ -185,19 +185,19 @@ void AppendRfc3339Nanos(std::string& out, uint64_t unix_ns) {
   Append(out, buf, end);
 }
 
-void JsonWriter::Spill() {
+void JsonWriter::Flush() {
   if (pos_) out_.append(scratch_, pos_);
   pos_ = 0;
 }
 
 char* JsonWriter::Room(size_t n) {
-  if (pos_ + n > kScratch) Spill();
+  if (pos_ + n > kScratch) Flush();
   return scratch_ + pos_;
 }
 
 void JsonWriter::Commit(char* p) {
   pos_ = static_cast<size_t>(p - scratch_);
-  if (depth_ <= 0) Spill();  // a complete top-level value: the caller may read the buffer now
+  if (depth_ <= 0) Flush();  // a complete top-level value: the caller may read the buffer now
 }
 
 char* JsonWriter::PutSeparator(char* p) {
@@ -238,7 +238,7 @@ char* JsonWriter::PutPlainString(char* p, std::string_view v) {
 
 void JsonWriter::General(std::string_view v) {
   Separate();
-  Spill();
+  Flush();
   AppendJsonString(out_, v);
 }
 
@@ -347,7 +347,7 @@ JsonWriter& JsonWriter::Raw(std::string_view json) {
     std::memcpy(p, json.data(), json.size());
     Commit(p + json.size());
   } else {
-    Spill();
+    Flush();
     out_.append(json);
   }
   return *this;

@@ -65,9 +65,9 @@ class JsonWriter {
 
   int depth() const { return depth_; }
   // Append what is pending in the scratch array to the buffer.
-  void Flush() { Spill(); }
+  void Flush();
   std::string& buffer() {
-    Spill();
+    Flush();
     return out_;
   }
   // Forget nesting state and anything not yet flushed (after the caller
@@ -78,10 +78,9 @@ class JsonWriter {
   // Longest key or string the copy-as-is path takes; scratch array size.
   static constexpr size_t kShort = 64;
   static constexpr size_t kScratch = 1024;
-  void Spill();
-  // Room for n more bytes in the scratch array (spilling it first if needed).
+  // Room for n more bytes in the scratch array (flushing it first if needed).
   char* Room(size_t n);
-  // The scratch array now ends at p; a finished top-level value is spilled.
+  // The scratch array now ends at p; a finished top-level value is flushed.
   void Commit(char* p);
   // Separator, then v escaped, straight into the buffer.
   void General(std::string_view v);

@@ -12,13 +12,6 @@
 #include "core/probe.h"
 #include "core/version.h"
 
-namespace ksight {
-std::vector<std::string> KnownProbeNames() {
-  std::vector<std::string> names;
-  for (const auto& p : ProbeRegistry()) names.emplace_back(p.name);
-  return names;
-}
-}  // namespace ksight
 
 int main(int argc, char** argv) {
   using namespace ksight;

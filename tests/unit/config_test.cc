@@ -13,9 +13,6 @@
 #include "core/cli.h"
 
 namespace ksight {
-// The unit tests link the pure library only; the agent's registry is not here.
-std::vector<std::string> KnownProbeNames() { return {"syscalls", "tcp_retransmit", "gpu"}; }
-
 namespace {
 
 using ::testing::HasSubstr;

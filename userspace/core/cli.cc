@@ -2,26 +2,29 @@
 
 #include <CLI/CLI.hpp>
 
-#include <charconv>
+#include <map>
 #include <sstream>
 
 #include "core/agent.h"
-#include "probes/syscalls/syscall_names.h"
 
 namespace ksight {
 namespace {
 
+// The flags of every declared setting (settings.h), as the user typed them: parsed after
+// CLI11 with the setting's own parser, so a bad value gets the same one-line error as in the
+// config file, prefixed with the flag.
 struct Flags {
   std::string config;
-  std::vector<std::string> probes;
-  std::vector<std::string> output;
-  std::string queue_size, max_size, max_backups, compress, max_total_size, file_mode;
-  std::string interval, duration, slow, ring_size, log_level, drain_interval, host_name,
-      metrics_addr;
-  std::vector<uint32_t> pids;
-  std::vector<std::string> comms, cgroups, watch_errnos;
-  std::vector<uint16_t> ports;
+  std::map<std::string, std::string, std::less<>> scalars;  // by long flag name
+  std::map<std::string, std::vector<std::string>, std::less<>> lists;
 };
+
+std::string_view LongName(std::string_view flag) { return flag.substr(0, flag.find(',')); }
+
+bool IsListKind(SettingKind k) {
+  return k == SettingKind::kPaths || k == SettingKind::kStrings || k == SettingKind::kUints ||
+         k == SettingKind::kIdsOrPaths;
+}
 
 Command Fail(std::string msg, int code = kExitUsage) {
   Command c;
@@ -33,115 +36,40 @@ Command Fail(std::string msg, int code = kExitUsage) {
 
 void AddRunFlags(CLI::App* app, Flags& f) {
   app->add_option("--config,-c", f.config, "TOML config file (default /etc/ksight/ksight.toml)");
-  app->add_option("--probes,-p", f.probes, "probes to run, comma-separated (default: all)")
-      ->delimiter(',');
-  app->add_option("--output,-o", f.output,
-                  "JSON-lines file, or - for stdout (repeatable: every sink gets every line)");
-  app->add_option("--queue-size", f.queue_size, "per-sink queue of formatted lines, e.g. 16MiB");
-  app->add_option("--max-size", f.max_size,
-                  "rotate a file before it exceeds this, e.g. 100MiB (0 = never)");
-  app->add_option("--max-backups", f.max_backups, "rotated files kept (events.jsonl.1 .. .N)");
-  app->add_option("--compress", f.compress, "compress rotated files: none or gzip");
-  app->add_option("--max-total-size", f.max_total_size, "cap on a file and its backups (0 = none)");
-  app->add_option("--file-mode", f.file_mode, "mode of created files, octal (default 0640)");
-  app->add_option("--interval", f.interval, "rollup period, e.g. 10s");
-  app->add_option("--duration", f.duration, "stop after this long, e.g. 30s (0 = until signalled)");
-  app->add_option("--pid", f.pids, "trace only this process id (repeatable)");
-  app->add_option("--comm", f.comms, "trace only processes with this name (repeatable)");
-  app->add_option("--cgroup", f.cgroups, "trace only this cgroup v2 path or id (repeatable)");
-  app->add_option("--slow", f.slow,
-                  "a syscall record for every call at least this slow (e.g. 100ms)");
-  app->add_option("--watch-errno", f.watch_errnos,
-                  "a syscall record for every call failing with "
-                  "this errno (repeatable, e.g. EACCES)")
-      ->delimiter(',');
-  app->add_option("--port", f.ports, "tcp_retransmit: only these ports (repeatable)")
-      ->delimiter(',');
-  app->add_option("--ring-size", f.ring_size, "BPF ring buffer per probe, e.g. 4MiB");
-  app->add_option("--drain-interval", f.drain_interval, "ring drain period, e.g. 5ms");
-  app->add_option("--log-level", f.log_level, "agent log level on stderr (info, debug, ...)");
-  app->add_option("--host-name", f.host_name, "host.name in records (default: hostname)");
-  app->add_option("--metrics-addr", f.metrics_addr,
-                  "/metrics, /healthz, /readyz on HOST:PORT, or off (default 127.0.0.1:9815)");
+  for (const SettingSection& s : AllSettingSections()) {
+    for (const SettingDef& d : s.keys) {
+      if (d.flag.empty()) continue;
+      const std::string name(LongName(d.flag));
+      const std::string help =
+          d.flag_help.empty() ? std::string(d.help.substr(0, d.help.find('\n'))) : std::string(d.flag_help);
+      if (IsListKind(d.kind)) {
+        auto* opt = app->add_option(std::string(d.flag), f.lists[name], help);
+        if (d.split_commas) opt->delimiter(',');
+      } else {
+        app->add_option(std::string(d.flag), f.scalars[name], help);
+      }
+    }
+  }
 }
 
 // Apply the flags the user gave on top of cfg (file values or defaults).
 Status ApplyFlags(CLI::App* app, const Flags& f, Config& cfg) {
-  auto given = [&](const char* name) { return app->count(name) > 0; };
-  if (given("--probes")) cfg.probes = f.probes;
-  if (given("--output")) cfg.output = f.output;
-  auto size = [&](const char* name, const std::string& v, uint64_t& out) -> Status {
-    if (!given(name)) return {};
-    auto s = ParseSize(v);
-    if (!s) return s.status().With(name);
-    out = *s;
-    return {};
-  };
-  KS_RETURN_IF_ERROR(size("--queue-size", f.queue_size, cfg.queue_size));
-  KS_RETURN_IF_ERROR(size("--max-size", f.max_size, cfg.max_size));
-  KS_RETURN_IF_ERROR(size("--max-total-size", f.max_total_size, cfg.max_total_size));
-  if (given("--max-backups")) {
-    uint64_t n = 0;
-    auto [ptr, ec] =
-        std::from_chars(f.max_backups.data(), f.max_backups.data() + f.max_backups.size(), n);
-    if (ec != std::errc() || ptr != f.max_backups.data() + f.max_backups.size() || n > UINT32_MAX)
-      return Status::Error(fmt::format("--max-backups: '{}' is not a number", f.max_backups));
-    cfg.max_backups = static_cast<uint32_t>(n);
-  }
-  if (given("--compress")) cfg.compress = f.compress;
-  if (given("--file-mode")) {
-    auto m = ParseFileMode(f.file_mode);
-    if (!m) return m.status().With("--file-mode");
-    cfg.file_mode = *m;
-  }
-  auto dur = [&](const char* name, const std::string& v, Nanos& out) -> Status {
-    if (!given(name)) return {};
-    auto d = ParseDuration(v);
-    if (!d) return d.status().With(name);
-    out = *d;
-    return {};
-  };
-  KS_RETURN_IF_ERROR(dur("--interval", f.interval, cfg.interval));
-  KS_RETURN_IF_ERROR(dur("--duration", f.duration, cfg.duration));
-  KS_RETURN_IF_ERROR(dur("--slow", f.slow, cfg.slow));
-  KS_RETURN_IF_ERROR(dur("--drain-interval", f.drain_interval, cfg.drain_interval));
-  if (given("--pid")) cfg.pids = f.pids;
-  if (given("--comm")) cfg.comms = f.comms;
-  if (given("--cgroup")) cfg.cgroups = f.cgroups;
-  if (given("--watch-errno")) cfg.watch_errnos = f.watch_errnos;
-  if (given("--port")) cfg.tcp_ports = f.ports;
-  if (given("--log-level")) cfg.log_level = f.log_level;
-  if (given("--host-name")) cfg.host_name = f.host_name;
-  if (given("--metrics-addr")) cfg.metrics_addr = f.metrics_addr;
-  if (given("--ring-size")) {
-    auto s = ParseSize(f.ring_size);
-    if (!s) return s.status().With("--ring-size");
-    if (*s > UINT32_MAX) return Status::Error("--ring-size: too large");
-    cfg.ring_bytes = static_cast<uint32_t>(*s);
-  }
-  return {};
-}
-
-Status ValidateNames(const Config& cfg, const std::vector<std::string>& known_probes) {
-  for (const auto& p : cfg.probes) {
-    if (std::find(known_probes.begin(), known_probes.end(), p) == known_probes.end()) {
-      std::string list;
-      for (const auto& k : known_probes) list += (list.empty() ? "" : ", ") + k;
-      return Status::Error(fmt::format("unknown probe '{}' (known probes: {})", p, list));
+  for (const SettingSection& s : AllSettingSections()) {
+    for (const SettingDef& d : s.keys) {
+      if (d.flag.empty()) continue;
+      const std::string_view name = LongName(d.flag);
+      if (app->count(std::string(name)) == 0) continue;
+      Result<SettingValue> v = IsListKind(d.kind) ? ParseSettingTexts(d, f.lists.find(name)->second)
+                                                  : ParseSettingText(d, f.scalars.find(name)->second);
+      Status st = v.ok() ? CheckSetting(d, *v) : v.status();
+      if (!st.ok()) return st.With(name);
+      SetSetting(cfg, s, d, std::move(v.value()));
     }
-  }
-  for (const auto& e : cfg.watch_errnos) {
-    if (!syscalls::ErrnoNumber(e))
-      return Status::Error(fmt::format("watch_errnos: '{}' is not an errno name (e.g. EACCES)", e));
   }
   return {};
 }
 
 }  // namespace
-
-// Defined by the agent library (the registry); a weak default keeps the pure
-// library linkable into unit tests, which pass their own list.
-std::vector<std::string> KnownProbeNames();
 
 Command ParseCommandLine(int argc, const char* const* argv) {
   CLI::App app{"ksight - eBPF kernel tracing agent: syscalls, TCP retransmits, GPU driver events",
@@ -153,7 +81,8 @@ Command ParseCommandLine(int argc, const char* const* argv) {
   AddRunFlags(run, run_flags);
   CLI::App* check = app.add_subcommand("check", "show which probes this host can run, and why not");
   check->add_option("--config,-c", check_flags.config, "TOML config file");
-  check->add_option("--probes,-p", check_flags.probes, "probes to check")->delimiter(',');
+  std::vector<std::string> check_probes;
+  check->add_option("--probes,-p", check_probes, "probes to check")->delimiter(',');
   app.add_subcommand("version", "print the version");
   CLI::App* config = app.add_subcommand("config", "config helpers");
   config->require_subcommand(1);
@@ -207,9 +136,13 @@ Command ParseCommandLine(int argc, const char* const* argv) {
   cmd.cfg.config_path = explicit_config ? f.config : cmd.cfg.config_path;
   Status st = LoadConfigFile(cmd.cfg.config_path, explicit_config, cmd.cfg);
   if (st.ok()) st = sub == run ? ApplyFlags(run, f, cmd.cfg) : Status();
-  if (st.ok() && sub == check && sub->count("--probes")) cmd.cfg.probes = f.probes;
+  if (st.ok() && sub == check && sub->count("--probes")) {
+    cmd.cfg.probes = check_probes;
+    for (const SettingDef& d : AllSettingSections().front().keys) {
+      if (d.key == "probes") st = CheckSetting(d, SettingValue(check_probes)).With("--probes");
+    }
+  }
   if (st.ok()) st = ValidateConfig(cmd.cfg);
-  if (st.ok()) st = ValidateNames(cmd.cfg, KnownProbeNames());
   if (!st.ok()) return Fail(st.message());
   return cmd;
 }

@@ -10,6 +10,7 @@
 #include <toml++/toml.h>
 
 #include "core/metrics.h"
+#include "core/probe_module.h"
 
 namespace ksight {
 namespace {
@@ -61,164 +62,420 @@ std::string Where(std::string_view source, const toml::node& n) {
   return fmt::format("{}:{}:{}", source, src.begin.line, src.begin.column);
 }
 
-// Reads one table against a schema of known keys, collecting the first error.
-class TableReader {
- public:
-  TableReader(const toml::table& t, std::string_view source, std::string prefix)
-      : t_(t), source_(source), prefix_(std::move(prefix)) {}
+std::string Want(const SettingDef& d) {
+  const std::string_view items = d.items.empty() ? std::string_view("values") : d.items;
+  switch (d.kind) {
+    case SettingKind::kDuration:
+      return R"(a duration string such as "10s")";
+    case SettingKind::kSize:
+      return R"(a size such as "4MiB")";
+    case SettingKind::kUint:
+      return "a non-negative integer";
+    case SettingKind::kMode:
+      return R"(a file mode such as "0640")";
+    case SettingKind::kString:
+      return "a string";
+    case SettingKind::kPaths:
+      return "a path or an array of paths";
+    case SettingKind::kStrings:
+    case SettingKind::kUints:
+    case SettingKind::kIdsOrPaths:
+      return fmt::format("an array of {}", items);
+  }
+  return "a value";
+}
 
-  Status Unknown(std::initializer_list<std::string_view> known) const {
-    for (const auto& [k, v] : t_) {
-      if (std::find(known.begin(), known.end(), k.str()) == known.end()) {
-        return Status::Error(fmt::format("{}: unknown key '{}{}' (known here: {})",
-                                         Where(source_, v), prefix_, k.str(),
-                                         fmt::join(known, ", ")));
+// A TOML value of one setting: the node's type must fit the kind; text goes through the same
+// parser as the flag. Errors have no location (the caller adds it).
+Result<SettingValue> FromToml(const SettingDef& d, const toml::node& n) {
+  const Status type_error = Status::Error(fmt::format("must be {}", Want(d)));
+  const auto as_uint = [](const toml::node& e) -> std::optional<uint64_t> {
+    if (!e.is_integer() || e.as_integer()->get() < 0) return std::nullopt;
+    return static_cast<uint64_t>(e.as_integer()->get());
+  };
+  switch (d.kind) {
+    case SettingKind::kDuration:
+      if (auto u = as_uint(n); u && *u == 0) return SettingValue(Nanos(0));
+      if (!n.is_string()) return type_error;
+      return ParseSettingText(d, n.as_string()->get());
+    case SettingKind::kSize:
+      if (auto u = as_uint(n)) return SettingValue(*u);
+      if (!n.is_string()) return type_error;
+      return ParseSettingText(d, n.as_string()->get());
+    case SettingKind::kUint:
+      if (auto u = as_uint(n)) return SettingValue(*u);
+      return type_error;
+    case SettingKind::kMode:
+      if (auto u = as_uint(n); u && *u <= 0777) return SettingValue(*u);
+      if (!n.is_string()) return type_error;
+      return ParseSettingText(d, n.as_string()->get());
+    case SettingKind::kString:
+      if (!n.is_string()) return type_error;
+      return SettingValue(std::string(n.as_string()->get()));
+    case SettingKind::kPaths:
+      if (n.is_string()) return SettingValue(std::vector<std::string>{n.as_string()->get()});
+      [[fallthrough]];
+    case SettingKind::kStrings:
+    case SettingKind::kIdsOrPaths:
+    case SettingKind::kUints: {
+      if (!n.is_array()) return type_error;
+      std::vector<std::string> strs;
+      std::vector<uint64_t> nums;
+      for (const auto& e : *n.as_array()) {
+        if (d.kind == SettingKind::kUints) {
+          auto u = as_uint(e);
+          if (!u) return type_error;
+          nums.push_back(*u);
+        } else if (e.is_string()) {
+          strs.push_back(e.as_string()->get());
+        } else if (auto u = as_uint(e); u && d.kind == SettingKind::kIdsOrPaths) {
+          strs.push_back(std::to_string(*u));
+        } else {
+          return type_error;
+        }
+      }
+      if (d.kind == SettingKind::kUints) return SettingValue(std::move(nums));
+      return SettingValue(std::move(strs));
+    }
+  }
+  return type_error;
+}
+
+// Reads one table of the file against its section's declarations.
+Status ReadSection(const toml::table& t, std::string_view source, const SettingSection& sec,
+                   std::initializer_list<std::string_view> also_known, Config& cfg) {
+  const std::string prefix = sec.name.empty() ? "" : std::string(sec.name) + ".";
+  for (const auto& [k, v] : t) {
+    const std::string_view key = k.str();
+    const bool known = std::any_of(sec.keys.begin(), sec.keys.end(),
+                                   [&](const SettingDef& d) { return d.key == key; }) ||
+                       std::find(also_known.begin(), also_known.end(), key) != also_known.end();
+    if (known) continue;
+    std::vector<std::string_view> names;
+    for (const auto& d : sec.keys) names.push_back(d.key);
+    names.insert(names.end(), also_known.begin(), also_known.end());
+    return Status::Error(fmt::format("{}: unknown key '{}{}' (known here: {})", Where(source, v),
+                                     prefix, key,
+                                     names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
+  }
+  for (const SettingDef& d : sec.keys) {
+    const toml::node* n = t.get(d.key);
+    if (!n) continue;
+    // A table where a value belongs (e.g. [output] for "output") is read by its own section.
+    if (n->is_table() && std::find(also_known.begin(), also_known.end(), d.key) != also_known.end())
+      continue;
+    auto v = FromToml(d, *n);
+    Status st = v.ok() ? CheckSetting(d, *v) : v.status();
+    if (!st.ok()) {
+      return Status::Error(
+          fmt::format("{}: {}{} {}", Where(source, *n), prefix, d.key, st.message()));
+    }
+    SetSetting(cfg, sec, d, std::move(v.value()));
+  }
+  return {};
+}
+
+// Typed Config fields behind the core's declarations.
+SettingValue ToValue(Nanos v) { return v; }
+SettingValue ToValue(uint64_t v) { return v; }
+SettingValue ToValue(uint32_t v) { return uint64_t{v}; }
+SettingValue ToValue(const std::string& v) { return v; }
+SettingValue ToValue(const std::vector<std::string>& v) { return v; }
+SettingValue ToValue(const std::vector<uint32_t>& v) {
+  return std::vector<uint64_t>(v.begin(), v.end());
+}
+void FromValue(const SettingValue& v, Nanos& out) { out = std::get<Nanos>(v); }
+void FromValue(const SettingValue& v, uint64_t& out) { out = std::get<uint64_t>(v); }
+void FromValue(const SettingValue& v, uint32_t& out) {
+  out = static_cast<uint32_t>(std::get<uint64_t>(v));  // bounded by the declaration's max
+}
+void FromValue(const SettingValue& v, std::string& out) { out = std::get<std::string>(v); }
+void FromValue(const SettingValue& v, std::vector<std::string>& out) {
+  out = std::get<std::vector<std::string>>(v);
+}
+void FromValue(const SettingValue& v, std::vector<uint32_t>& out) {
+  const auto& l = std::get<std::vector<uint64_t>>(v);
+  out.clear();
+  for (uint64_t x : l) out.push_back(static_cast<uint32_t>(x));  // bounded by max
+}
+template <auto M>
+SettingValue GetField(const Config& c) {
+  return ToValue(c.*M);
+}
+template <auto M>
+void SetField(Config& c, const SettingValue& v) {
+  FromValue(v, c.*M);
+}
+#define KS_FIELD(member) .get = &GetField<&Config::member>, .set = &SetField<&Config::member>
+
+Status CheckLogLevel(const SettingValue& v) {
+  static const std::set<std::string, std::less<>> kLevels = {"trace", "debug",    "info", "warn",
+                                                             "error", "critical", "off"};
+  const auto& s = std::get<std::string>(v);
+  if (kLevels.count(s)) return {};
+  return Status::Error(fmt::format(
+      "'{}' is not one of trace, debug, info, warn, error, critical, off", s));
+}
+
+Status CheckMetricsAddr(const SettingValue& v) {
+  auto a = ParseListenAddr(std::get<std::string>(v));
+  return a.ok() ? Status() : a.status();
+}
+
+Status CheckRingSize(const SettingValue& v) {
+  const uint64_t rb = std::get<uint64_t>(v);
+  if (rb < 4096 || (rb & (rb - 1)) != 0 || rb > (1u << 30))
+    return Status::Error(fmt::format(
+        "{} must be a power of two between 4KiB and 1GiB (e.g. 4MiB)", rb));
+  return {};
+}
+
+Status CheckCompress(const SettingValue& v) {
+  const auto& s = std::get<std::string>(v);
+  if (s == "none" || s == "gzip") return {};
+  return Status::Error(fmt::format(R"('{}' must be "none" or "gzip")", s));
+}
+
+Status CheckComms(const SettingValue& v) {
+  for (const auto& c : std::get<std::vector<std::string>>(v)) {
+    if (c.empty() || c.size() > 15) {
+      return Status::Error(fmt::format(
+          "comm filter '{}' must be 1 to 15 characters (the kernel's TASK_COMM_LEN)", c));
+    }
+  }
+  return {};
+}
+
+Status CheckCgroups(const SettingValue& v) {
+  for (const auto& c : std::get<std::vector<std::string>>(v)) {
+    if (c.empty()) return Status::Error("a cgroup filter must not be empty");
+    if (std::all_of(c.begin(), c.end(), [](char ch) { return ch >= '0' && ch <= '9'; })) {
+      uint64_t id = 0;
+      auto [ptr, ec] = std::from_chars(c.data(), c.data() + c.size(), id);
+      if (ec != std::errc() || ptr != c.data() + c.size() || id == 0) {
+        return Status::Error(fmt::format(
+            "cgroup filter '{}' is not a cgroup id (1 to 18446744073709551615) nor a path", c));
       }
     }
-    return {};
   }
+  return {};
+}
 
-  Status String(std::string_view key, std::string& out) const {
-    const auto* n = t_.get(key);
-    if (!n) return {};
-    if (!n->is_string()) return TypeError(key, *n, "a string");
-    out = n->as_string()->get();
-    return {};
+Status CheckProbes(const SettingValue& v) {
+  for (const auto& p : std::get<std::vector<std::string>>(v)) {
+    if (FindProbeModule(p)) continue;
+    std::vector<std::string_view> known;
+    for (const ProbeModule* m : ProbeModules()) known.push_back(m->name);
+    return Status::Error(
+        fmt::format("unknown probe '{}' (known probes: {})", p, fmt::join(known, ", ")));
   }
+  return {};
+}
 
-  Status Duration(std::string_view key, Nanos& out) const {
-    const auto* n = t_.get(key);
-    if (!n) return {};
-    if (n->is_integer() && n->as_integer()->get() == 0) {
-      out = Nanos(0);
-      return {};
+Status CheckOutputs(const SettingValue& v) {
+  const auto& out = std::get<std::vector<std::string>>(v);
+  if (out.empty()) return Status::Error("must name at least one sink (a path, or '-' for stdout)");
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (out[i].empty()) return Status::Error("must not be empty (use '-' for stdout)");
+    for (size_t j = 0; j < i; ++j) {
+      if (out[i] == out[j]) return Status::Error(fmt::format("'{}' is named twice", out[i]));
     }
-    if (!n->is_string()) return TypeError(key, *n, "a duration string such as \"10s\"");
-    auto d = ParseDuration(n->as_string()->get());
-    if (!d) return d.status().With(fmt::format("{}: {}{}", Where(source_, *n), prefix_, key));
-    out = *d;
-    return {};
   }
+  return {};
+}
 
-  Status Size(std::string_view key, uint32_t& out) const {
-    const auto* n = t_.get(key);
-    if (!n) return {};
-    uint64_t v = 0;
-    if (n->is_integer() && n->as_integer()->get() >= 0) {
-      v = static_cast<uint64_t>(n->as_integer()->get());
-    } else if (n->is_string()) {
-      auto s = ParseSize(n->as_string()->get());
-      if (!s) return s.status().With(fmt::format("{}: {}{}", Where(source_, *n), prefix_, key));
-      v = *s;
-    } else {
-      return TypeError(key, *n, "a size such as \"4MiB\"");
-    }
-    if (v > UINT32_MAX) {
-      return Status::Error(fmt::format("{}: {}{} is too large", Where(source_, *n), prefix_, key));
-    }
-    out = static_cast<uint32_t>(v);
-    return {};
-  }
+constexpr uint64_t kMs = 1000000;
 
-  Status Size64(std::string_view key, uint64_t& out) const {
-    const auto* n = t_.get(key);
-    if (!n) return {};
-    if (n->is_integer() && n->as_integer()->get() >= 0) {
-      out = static_cast<uint64_t>(n->as_integer()->get());
-    } else if (n->is_string()) {
-      auto s = ParseSize(n->as_string()->get());
-      if (!s) return s.status().With(fmt::format("{}: {}{}", Where(source_, *n), prefix_, key));
-      out = *s;
-    } else {
-      return TypeError(key, *n, "a size such as \"16MiB\"");
-    }
-    return {};
-  }
-
-  Status Mode(std::string_view key, unsigned& out) const {
-    const auto* n = t_.get(key);
-    if (!n) return {};
-    if (n->is_integer() && n->as_integer()->get() >= 0 && n->as_integer()->get() <= 0777) {
-      out = static_cast<unsigned>(n->as_integer()->get());
-      return {};
-    }
-    if (n->is_string()) {
-      auto m = ParseFileMode(n->as_string()->get());
-      if (!m) return m.status().With(fmt::format("{}: {}{}", Where(source_, *n), prefix_, key));
-      out = *m;
-      return {};
-    }
-    return TypeError(key, *n, "a file mode such as \"0640\"");
-  }
-
-  // A string or an array of strings.
-  Status StringList(std::string_view key, std::vector<std::string>& out) const {
-    const auto* n = t_.get(key);
-    if (!n) return {};
-    if (n->is_string()) {
-      out = {n->as_string()->get()};
-      return {};
-    }
-    if (!n->is_array()) return TypeError(key, *n, "a path or an array of paths");
-    std::vector<std::string> vals;
-    for (const auto& e : *n->as_array()) {
-      if (!e.is_string()) return TypeError(key, e, "a path or an array of paths");
-      vals.push_back(e.as_string()->get());
-    }
-    out = std::move(vals);
-    return {};
-  }
-
-  Status Uint32(std::string_view key, uint32_t& out) const {
-    const auto* n = t_.get(key);
-    if (!n) return {};
-    if (!n->is_integer() || n->as_integer()->get() < 0 || n->as_integer()->get() > UINT32_MAX)
-      return TypeError(key, *n, "a non-negative integer");
-    out = static_cast<uint32_t>(n->as_integer()->get());
-    return {};
-  }
-
-  template <typename T, typename Conv>
-  Status Array(std::string_view key, std::vector<T>& out, std::string_view what, Conv conv) const {
-    const auto* n = t_.get(key);
-    if (!n) return {};
-    if (!n->is_array()) return TypeError(key, *n, fmt::format("an array of {}", what));
-    std::vector<T> vals;
-    for (const auto& e : *n->as_array()) {
-      auto v = conv(e);
-      if (!v) return TypeError(key, e, fmt::format("an array of {}", what));
-      vals.push_back(*v);
-    }
-    out = std::move(vals);
-    return {};
-  }
-
- private:
-  Status TypeError(std::string_view key, const toml::node& n, std::string_view want) const {
-    return Status::Error(fmt::format("{}: {}{} must be {}", Where(source_, n), prefix_, key, want));
-  }
-  const toml::table& t_;
-  std::string_view source_;
-  std::string prefix_;
+// The top level, [output] and [filter]. SIGHUP applies output.*, interval,
+// drain_interval and log_level; everything else is what the probes, the metrics server and
+// the envelope were started with.
+const SettingDef kTopLevel[] = {
+    {.key = "probes",
+     .kind = SettingKind::kStrings,
+     .default_value = "",
+     .help = "Probes to run; an empty list runs every probe this host supports.\n"
+             "Known probes: see `ksight check`.",
+     .flag = "--probes,-p",
+     .flag_help = "probes to run, comma-separated (default: all)",
+     .check = &CheckProbes,
+     .split_commas = true,
+     .items = "probe names",
+     KS_FIELD(probes)},
+    {.key = "interval",
+     .kind = SettingKind::kDuration,
+     .default_value = "10s",
+     .help = "Rollup period: syscall.stats, agent.heartbeat and the other per-interval records.",
+     .flag = "--interval",
+     .flag_help = "rollup period, e.g. 10s",
+     .apply = SettingApply::kReload,
+     .min = 100 * kMs,
+     .max = 24 * 3600 * 1000 * kMs,
+     KS_FIELD(interval)},
+    {.key = "duration",
+     .kind = SettingKind::kDuration,
+     .default_value = "0",
+     .help = "Stop after this long (0 = run until SIGINT/SIGTERM).",
+     .flag = "--duration",
+     .flag_help = "stop after this long, e.g. 30s (0 = until signalled)",
+     KS_FIELD(duration)},
+    {.key = "drain_interval",
+     .kind = SettingKind::kDuration,
+     .default_value = "5ms",
+     .help = "How often the agent drains the BPF ring buffers (1ms..1s).",
+     .flag = "--drain-interval",
+     .flag_help = "ring drain period, e.g. 5ms",
+     .apply = SettingApply::kReload,
+     .min = 1 * kMs,
+     .max = 1000 * kMs,
+     KS_FIELD(drain_interval)},
+    {.key = "log_level",
+     .kind = SettingKind::kString,
+     .default_value = "info",
+     .help = "The agent's own log level on stderr: trace, debug, info, warn, error, critical, off.",
+     .flag = "--log-level",
+     .flag_help = "agent log level on stderr (info, debug, ...)",
+     .apply = SettingApply::kReload,
+     .check = &CheckLogLevel,
+     KS_FIELD(log_level)},
+    {.key = "host_name",
+     .kind = SettingKind::kString,
+     .default_value = "",
+     .help = "host.name in every record; empty = the kernel's hostname.",
+     .flag = "--host-name",
+     .flag_help = "host.name in records (default: hostname)",
+     KS_FIELD(host_name)},
+    {.key = "ring_size",
+     .kind = SettingKind::kSize,
+     .default_value = "4MiB",
+     .help = "BPF ring buffer size per probe (power of two).",
+     .flag = "--ring-size",
+     .flag_help = "BPF ring buffer per probe, e.g. 4MiB",
+     .check = &CheckRingSize,
+     KS_FIELD(ring_bytes)},
+    {.key = "metrics_addr",
+     .kind = SettingKind::kString,
+     .default_value = "127.0.0.1:9815",
+     .help = "Prometheus /metrics, /healthz and /readyz: HOST:PORT ([::1]:9815 for IPv6), or "
+             "\"off\".\nLoopback by default; 0.0.0.0:9815 exposes it to the network.",
+     .flag = "--metrics-addr",
+     .flag_help = "/metrics, /healthz, /readyz on HOST:PORT, or off (default 127.0.0.1:9815)",
+     .check = &CheckMetricsAddr,
+     KS_FIELD(metrics_addr)},
 };
 
-std::optional<std::string> AsString(const toml::node& n) {
-  if (n.is_string()) return n.as_string()->get();
-  return std::nullopt;
-}
+const SettingDef kOutput[] = {
+    {.key = "path",
+     .kind = SettingKind::kPaths,
+     .default_value = "/var/log/ksight/events.jsonl",
+     .help = "Where events go: a JSON-lines file, \"-\" for stdout, or an array of both\n"
+             "(e.g. [\"/var/log/ksight/events.jsonl\", \"-\"]); each sink has its own writer.\n"
+             "`output = \"PATH\"` at the top level is the short form of `path`.",
+     .flag = "--output,-o",
+     .flag_help = "JSON-lines file, or - for stdout (repeatable: every sink gets every line)",
+     .apply = SettingApply::kReload,
+     .check = &CheckOutputs,
+     KS_FIELD(output)},
+    {.key = "queue_size",
+     .kind = SettingKind::kSize,
+     .default_value = "16MiB",
+     .help = "Formatted lines waiting for each sink's writer; when full, lines are\n"
+             "dropped and counted (queue_full) instead of stalling the probes.",
+     .flag = "--queue-size",
+     .flag_help = "per-sink queue of formatted lines, e.g. 16MiB",
+     .apply = SettingApply::kReload,
+     .min = 64u << 10,
+     .max = 4ULL << 30,
+     KS_FIELD(queue_size)},
+    {.key = "file_mode",
+     .kind = SettingKind::kMode,
+     .default_value = "0640",
+     .help = "Mode of files the agent creates (the directory is created 0750).",
+     .flag = "--file-mode",
+     .flag_help = "mode of created files, octal (default 0640)",
+     .apply = SettingApply::kReload,
+     .max = 0777,
+     KS_FIELD(file_mode)},
+    {.key = "max_size",
+     .kind = SettingKind::kSize,
+     .default_value = "100MiB",
+     .help = "Rotate a file (events.jsonl -> events.jsonl.1 ...) before it exceeds this; 0 = "
+             "never.",
+     .flag = "--max-size",
+     .flag_help = "rotate a file before it exceeds this, e.g. 100MiB (0 = never)",
+     .apply = SettingApply::kReload,
+     KS_FIELD(max_size)},
+    {.key = "max_backups",
+     .kind = SettingKind::kUint,
+     .default_value = "5",
+     .help = "Backups kept: events.jsonl.1 (newest) .. events.jsonl.N.",
+     .flag = "--max-backups",
+     .flag_help = "rotated files kept (events.jsonl.1 .. .N)",
+     .apply = SettingApply::kReload,
+     .max = 100000,
+     KS_FIELD(max_backups)},
+    {.key = "compress",
+     .kind = SettingKind::kString,
+     .default_value = "none",
+     .help = "\"gzip\" compresses backups (events.jsonl.N.gz) in the background; \"none\" keeps "
+             "them as is.",
+     .flag = "--compress",
+     .flag_help = "compress rotated files: none or gzip",
+     .apply = SettingApply::kReload,
+     .check = &CheckCompress,
+     KS_FIELD(compress)},
+    {.key = "max_total_size",
+     .kind = SettingKind::kSize,
+     .default_value = "0",
+     .help = "Cap on the current file + its backups; the oldest backups are deleted (0 = no cap).",
+     .flag = "--max-total-size",
+     .flag_help = "cap on a file and its backups (0 = none)",
+     .apply = SettingApply::kReload,
+     KS_FIELD(max_total_size)},
+};
 
-template <typename T>
-std::optional<T> AsUint(const toml::node& n) {
-  if (!n.is_integer()) return std::nullopt;
-  const int64_t v = n.as_integer()->get();
-  if (v < 0 || static_cast<uint64_t>(v) > std::numeric_limits<T>::max()) return std::nullopt;
-  return static_cast<T>(v);
-}
+const SettingDef kFilter[] = {
+    {.key = "pid",
+     .kind = SettingKind::kUints,
+     .default_value = "",
+     .help = "Process ids (tgid).",
+     .flag = "--pid",
+     .flag_help = "trace only this process id (repeatable)",
+     .min = 1,
+     .max = 4194304,  // PID_MAX_LIMIT
+     .items = "process ids",
+     KS_FIELD(pids)},
+    {.key = "comm",
+     .kind = SettingKind::kStrings,
+     .default_value = "",
+     .help = "Process names, as in /proc/PID/comm.",
+     .flag = "--comm",
+     .flag_help = "trace only processes with this name (repeatable)",
+     .check = &CheckComms,
+     .items = "strings",
+     KS_FIELD(comms)},
+    {.key = "cgroup",
+     .kind = SettingKind::kIdsOrPaths,
+     .default_value = "",
+     .help = "cgroup v2 paths (/sys/fs/cgroup/...) or cgroup ids.",
+     .flag = "--cgroup",
+     .flag_help = "trace only this cgroup v2 path or id (repeatable)",
+     .check = &CheckCgroups,
+     .items = "cgroup paths or ids",
+     KS_FIELD(cgroups)},
+};
 
-std::optional<std::string> AsCgroup(const toml::node& n) {
-  if (n.is_string()) return n.as_string()->get();
-  if (n.is_integer() && n.as_integer()->get() >= 0) return std::to_string(n.as_integer()->get());
-  return std::nullopt;
+std::string Comment(std::string_view help) {
+  std::string out;
+  size_t start = 0;
+  while (start <= help.size()) {
+    const size_t nl = help.find('\n', start);
+    const std::string_view line =
+        help.substr(start, nl == std::string_view::npos ? help.npos : nl - start);
+    out += line.empty() ? "#\n" : fmt::format("# {}\n", line);
+    if (nl == std::string_view::npos) break;
+    start = nl + 1;
+  }
+  return out;
 }
 
 }  // namespace
@@ -252,6 +509,77 @@ std::string FormatDuration(Nanos d) {
   return fmt::format("{}ns", ns);
 }
 
+const SectionValues& Config::Section(std::string_view probe) const {
+  static const SectionValues kEmpty;
+  auto it = sections.find(probe);
+  return it == sections.end() ? kEmpty : it->second;
+}
+
+SectionValues& Config::Section(std::string_view probe) {
+  auto it = sections.find(probe);
+  if (it == sections.end()) it = sections.emplace(std::string(probe), SectionValues{}).first;
+  return it->second;
+}
+
+std::map<std::string, SectionValues, std::less<>> Config::ProbeSectionDefaults() {
+  std::map<std::string, SectionValues, std::less<>> out;
+  for (const ProbeModule* m : ProbeModules()) {
+    SectionValues& v = out[std::string(m->name)];
+    for (const SettingDef& d : m->settings) v.Set(d.key, SettingDefault(d));
+  }
+  return out;
+}
+
+std::vector<SettingSection> AllSettingSections() {
+  std::vector<SettingSection> out = {
+      {"", "", kTopLevel},
+      {"output", "", kOutput},
+      {"filter", "Trace only matching processes (a process must match every kind that is set).",
+       kFilter},
+  };
+  for (const ProbeModule* m : ProbeModules())
+    out.push_back({m->name, m->settings_help, m->settings, m->validate});
+  return out;
+}
+
+SettingValue GetSetting(const Config& cfg, const SettingSection& s, const SettingDef& d) {
+  if (d.get) return d.get(cfg);
+  const SettingValue* v = cfg.Section(s.name).Find(d.key);
+  return v ? *v : SettingDefault(d);
+}
+
+void SetSetting(Config& cfg, const SettingSection& s, const SettingDef& d, SettingValue v) {
+  if (d.set) {
+    d.set(cfg, v);
+    return;
+  }
+  cfg.Section(s.name).Set(d.key, std::move(v));
+}
+
+bool ReloadPlan::Changed(std::string_view section) const {
+  const std::string prefix = std::string(section) + ".";
+  return std::any_of(applied.begin(), applied.end(),
+                     [&](const std::string& k) { return k.rfind(prefix, 0) == 0; });
+}
+
+ReloadPlan PlanReload(const Config& started, const Config& live, const Config& next) {
+  ReloadPlan plan{next, {}, {}};
+  for (const SettingSection& s : AllSettingSections()) {
+    for (const SettingDef& d : s.keys) {
+      if (d.apply == SettingApply::kReload) {
+        if (!(GetSetting(live, s, d) == GetSetting(next, s, d)))
+          plan.applied.push_back(SettingName(s, d));
+      } else {
+        const SettingValue was = GetSetting(started, s, d);
+        if (!(was == GetSetting(next, s, d))) plan.restart_needed.push_back(SettingName(s, d));
+        SetSetting(plan.next, s, d, was);
+      }
+    }
+  }
+  plan.next.config_path = next.config_path;
+  return plan;
+}
+
 Status ParseConfigText(std::string_view text, std::string_view source, Config& cfg) {
   // Debian's toml++ is a shared library built with exceptions: keep them here.
   toml::table root;
@@ -261,72 +589,59 @@ Status ParseConfigText(std::string_view text, std::string_view source, Config& c
     return Status::Error(fmt::format("{}:{}:{}: {}", source, err.source().begin.line,
                                      err.source().begin.column, err.description()));
   }
-  TableReader r(root, source, "");
-  KS_RETURN_IF_ERROR(r.Unknown({"probes", "output", "interval", "duration", "drain_interval",
-                                "log_level", "host_name", "ring_size", "metrics_addr", "filter",
-                                "syscalls", "tcp_retransmit"}));
-  KS_RETURN_IF_ERROR(r.Array(std::string_view("probes"), cfg.probes, "strings", AsString));
-  if (const auto* o = root.get("output"); o && o->is_table()) {
-    TableReader t(*o->as_table(), source, "output.");
-    KS_RETURN_IF_ERROR(t.Unknown({"path", "queue_size", "file_mode", "max_size", "max_backups",
-                                  "compress", "max_total_size"}));
-    KS_RETURN_IF_ERROR(t.StringList("path", cfg.output));
-    KS_RETURN_IF_ERROR(t.Size64("queue_size", cfg.queue_size));
-    KS_RETURN_IF_ERROR(t.Mode("file_mode", cfg.file_mode));
-    KS_RETURN_IF_ERROR(t.Size64("max_size", cfg.max_size));
-    KS_RETURN_IF_ERROR(t.Uint32("max_backups", cfg.max_backups));
-    KS_RETURN_IF_ERROR(t.String("compress", cfg.compress));
-    KS_RETURN_IF_ERROR(t.Size64("max_total_size", cfg.max_total_size));
-  } else {
-    KS_RETURN_IF_ERROR(r.StringList("output", cfg.output));
+  const std::vector<SettingSection> sections = AllSettingSections();
+  std::vector<std::string_view> tables;
+  for (const auto& s : sections) {
+    if (!s.name.empty()) tables.push_back(s.name);
   }
-  KS_RETURN_IF_ERROR(r.Duration("interval", cfg.interval));
-  KS_RETURN_IF_ERROR(r.Duration("duration", cfg.duration));
-  KS_RETURN_IF_ERROR(r.Duration("drain_interval", cfg.drain_interval));
-  KS_RETURN_IF_ERROR(r.String("log_level", cfg.log_level));
-  KS_RETURN_IF_ERROR(r.String("host_name", cfg.host_name));
-  KS_RETURN_IF_ERROR(r.Size("ring_size", cfg.ring_bytes));
-  KS_RETURN_IF_ERROR(r.String("metrics_addr", cfg.metrics_addr));
-
-  auto sub = [&](std::string_view name) -> Result<const toml::table*> {
-    const auto* n = root.get(name);
-    if (!n) return static_cast<const toml::table*>(nullptr);
-    if (!n->is_table()) {
+  // The top level: its own keys, the section tables, and `output = PATH` (short form).
+  for (const auto& [k, v] : root) {
+    const std::string_view key = k.str();
+    const bool is_table_name = std::find(tables.begin(), tables.end(), key) != tables.end();
+    if (is_table_name && !v.is_table() && key != "output") {
       return Status::Error(
-          fmt::format("{}: {} must be a table ([{}])", Where(source, *n), name, name));
+          fmt::format("{}: {} must be a table ([{}])", Where(source, v), key, key));
     }
-    return n->as_table();
-  };
-  auto filter = sub("filter");
-  if (!filter) return filter.status();
-  if (*filter) {
-    TableReader f(**filter, source, "filter.");
-    KS_RETURN_IF_ERROR(f.Unknown({"pid", "comm", "cgroup"}));
-    KS_RETURN_IF_ERROR(f.Array(std::string_view("pid"), cfg.pids, "process ids", AsUint<uint32_t>));
-    KS_RETURN_IF_ERROR(f.Array(std::string_view("comm"), cfg.comms, "strings", AsString));
-    KS_RETURN_IF_ERROR(
-        f.Array(std::string_view("cgroup"), cfg.cgroups, "cgroup paths or ids", AsCgroup));
   }
-  auto sys = sub("syscalls");
-  if (!sys) return sys.status();
-  if (*sys) {
-    TableReader s(**sys, source, "syscalls.");
-    KS_RETURN_IF_ERROR(s.Unknown({"slow", "watch_errnos", "stats_entries"}));
-    KS_RETURN_IF_ERROR(s.Duration("slow", cfg.slow));
-    KS_RETURN_IF_ERROR(
-        s.Array(std::string_view("watch_errnos"), cfg.watch_errnos, "errno names", AsString));
-    KS_RETURN_IF_ERROR(s.Uint32("stats_entries", cfg.syscall_stats_entries));
+  std::vector<std::string_view> top_known = tables;
+  top_known.push_back("output");
+  // Unknown top-level keys: not a top-level setting, not a section.
+  for (const auto& [k, v] : root) {
+    const std::string_view key = k.str();
+    const bool known =
+        std::find(top_known.begin(), top_known.end(), key) != top_known.end() ||
+        std::any_of(std::begin(kTopLevel), std::end(kTopLevel),
+                    [&](const SettingDef& d) { return d.key == key; });
+    if (!known) {
+      std::vector<std::string_view> names;
+      for (const auto& d : kTopLevel) names.push_back(d.key);
+      names.insert(names.end(), top_known.begin(), top_known.end());
+      return Status::Error(fmt::format("{}: unknown key '{}' (known here: {})", Where(source, v),
+                                       key, fmt::join(names, ", ")));
+    }
   }
-  auto tcp = sub("tcp_retransmit");
-  if (!tcp) return tcp.status();
-  if (*tcp) {
-    TableReader t(**tcp, source, "tcp_retransmit.");
-    KS_RETURN_IF_ERROR(t.Unknown({"ports"}));
-    KS_RETURN_IF_ERROR(
-        t.Array(std::string_view("ports"), cfg.tcp_ports, "port numbers", AsUint<uint16_t>));
+  toml::table top;
+  for (const auto& [k, v] : root) {
+    if (std::find(top_known.begin(), top_known.end(), k.str()) == top_known.end())
+      top.insert(k, v);
+  }
+  KS_RETURN_IF_ERROR(ReadSection(top, source, sections[0], {}, cfg));
+  for (size_t i = 1; i < sections.size(); ++i) {
+    const SettingSection& s = sections[i];
+    const toml::node* n = root.get(s.name);
+    if (!n) continue;
+    if (s.name == "output" && !n->is_table()) {
+      // output = "PATH" / ["PATH", "-"]: the short form of output.path.
+      toml::table short_form;
+      short_form.insert("path", *n);
+      KS_RETURN_IF_ERROR(ReadSection(short_form, source, s, {}, cfg));
+      continue;
+    }
+    KS_RETURN_IF_ERROR(ReadSection(*n->as_table(), source, s, {}, cfg));
   }
   return {};
 }
+
 
 Status LoadConfigFile(const std::string& path, bool required, Config& cfg) {
   std::ifstream in(path);
@@ -396,8 +711,6 @@ Status ValidateConfig(const Config& cfg) {
                     cfg.log_level));
   }
   if (auto a = ParseListenAddr(cfg.metrics_addr); !a) return a.status();
-  if (cfg.syscall_stats_entries < 16)
-    return Status::Error("syscalls.stats_entries must be at least 16");
   for (const auto& c : cfg.comms) {
     if (c.empty() || c.size() > 15) {
       return Status::Error(
@@ -409,76 +722,42 @@ Status ValidateConfig(const Config& cfg) {
   for (uint32_t p : cfg.pids) {
     if (p == 0) return Status::Error("pid filter 0 is not a process");
   }
+  // Every declared setting's bounds and checks (flags and files both went through them;
+  // this also covers values set in code), then each section's checks across its keys.
+  for (const SettingSection& s : AllSettingSections()) {
+    for (const SettingDef& d : s.keys) {
+      if (Status st = CheckSetting(d, GetSetting(cfg, s, d)); !st.ok())
+        return st.With(SettingName(s, d));
+    }
+    if (s.validate) {
+      if (Status st = s.validate(cfg.Section(s.name)); !st.ok()) return st.With(s.name);
+    }
+  }
   return {};
 }
 
 std::string DefaultConfigText() {
-  return R"(# ksight configuration (TOML). Every setting has a flag of the same name:
-# `ksight run --interval 5s` overrides `interval = "5s"` here.
-
-# Probes to run; an empty list runs every probe this host supports.
-# Known probes: see `ksight check`.
-probes = []
-
-# Rollup period: syscall.stats, agent.heartbeat and the other per-interval records.
-interval = "10s"
-
-# Stop after this long (0 = run until SIGINT/SIGTERM).
-duration = 0
-
-# How often the agent drains the BPF ring buffers (1ms..1s).
-drain_interval = "5ms"
-
-# The agent's own log level on stderr: trace, debug, info, warn, error, critical, off.
-log_level = "info"
-
-# host.name in every record; empty = the kernel's hostname.
-host_name = ""
-
-# BPF ring buffer size per probe (power of two).
-ring_size = "4MiB"
-
-# Prometheus /metrics, /healthz and /readyz: HOST:PORT ([::1]:9815 for IPv6), or "off".
-# Loopback by default; 0.0.0.0:9815 exposes it to the network.
-metrics_addr = "127.0.0.1:9815"
-
-[output]
-# Where events go: a JSON-lines file, "-" for stdout, or an array of both
-# (e.g. ["/var/log/ksight/events.jsonl", "-"]); each sink has its own writer.
-# `output = "PATH"` at the top level is the short form of `path`.
-path = "/var/log/ksight/events.jsonl"
-# Formatted lines waiting for each sink's writer; when full, lines are
-# dropped and counted (queue_full) instead of stalling the probes.
-queue_size = "16MiB"
-# Mode of files the agent creates (the directory is created 0750).
-file_mode = "0640"
-# Rotate a file (events.jsonl -> events.jsonl.1 ...) before it exceeds this; 0 = never.
-max_size = "100MiB"
-# Backups kept: events.jsonl.1 (newest) .. events.jsonl.N.
-max_backups = 5
-# "gzip" compresses backups (events.jsonl.N.gz) in the background; "none" keeps them as is.
-compress = "none"
-# Cap on the current file + its backups; the oldest backups are deleted (0 = no cap).
-max_total_size = 0
-
-[filter]
-# Trace only matching processes (a process must match every kind that is set).
-pid = []        # process ids (tgid)
-comm = []       # process names, as in /proc/PID/comm
-cgroup = []     # cgroup v2 paths (/sys/fs/cgroup/...) or cgroup ids
-
-[syscalls]
-# A `syscall` record for every call at least this slow.
-slow = "100ms"
-# A `syscall` record for every call failing with one of these errnos, e.g. ["EACCES", "EPERM"].
-watch_errnos = []
-# Most (process, syscall) pairs aggregated in the kernel at once.
-stats_entries = 16384
-
-[tcp_retransmit]
-# Only retransmits on these local or remote ports (empty = all).
-ports = []
-)";
+  std::string out =
+      "# ksight configuration (TOML). Every setting with a flag has the same name:\n"
+      "# `ksight run --interval 5s` overrides `interval = \"5s\"` here.\n"
+      "# SIGHUP reloads this file: output.*, interval, drain_interval and log_level apply at\n"
+      "# once; other changes are reported (agent.status restart_needed) and apply at the next "
+      "start.\n";
+  const Config def;
+  for (const SettingSection& s : AllSettingSections()) {
+    if (!s.name.empty()) {
+      out += "\n";
+      if (!s.help.empty()) out += Comment(s.help);
+      out += fmt::format("[{}]\n", s.name);
+    }
+    for (const SettingDef& d : s.keys) {
+      if (s.name.empty()) out += "\n";
+      out += Comment(d.help);
+      out += fmt::format("{} = {}\n", d.key, SettingToToml(d, GetSetting(def, s, d)));
+    }
+  }
+  return out;
 }
 
 }  // namespace ksight
+

@@ -4,10 +4,12 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/settings.h"
 #include "core/status.h"
 
 namespace ksight {
@@ -41,14 +43,30 @@ struct Config {
   // BPF ring buffer per probe, bytes (power of two, multiple of the page size).
   uint32_t ring_bytes = 4u << 20;
 
-  // syscalls probe
-  Nanos slow = std::chrono::milliseconds(100);
-  std::vector<std::string> watch_errnos;  // e.g. ["EACCES", "EPERM"]
-  uint32_t syscall_stats_entries = 16384;
+  // Every probe's own [section] (ProbeModule::settings), defaults filled in.
+  std::map<std::string, SectionValues, std::less<>> sections = ProbeSectionDefaults();
 
-  // tcp_retransmit probe
-  std::vector<uint16_t> tcp_ports;  // empty = all ports
+  // A probe's section (every registered probe has one, possibly with no keys).
+  const SectionValues& Section(std::string_view probe) const;
+  SectionValues& Section(std::string_view probe);
+
+  static std::map<std::string, SectionValues, std::less<>> ProbeSectionDefaults();
 };
+
+// Every setting table: the top level, [output], [filter], then each probe's section.
+std::vector<SettingSection> AllSettingSections();
+SettingValue GetSetting(const Config& cfg, const SettingSection& s, const SettingDef& d);
+void SetSetting(Config& cfg, const SettingSection& s, const SettingDef& d, SettingValue v);
+
+// What a SIGHUP does with a new config: the keys it applies and the keys that changed but
+// stay as started until a restart (SettingDef::apply), each as "section.key".
+struct ReloadPlan {
+  Config next;  // the new config with every restart-only key kept as started
+  std::vector<std::string> applied;
+  std::vector<std::string> restart_needed;
+  bool Changed(std::string_view section) const;  // an applied key of this section
+};
+ReloadPlan PlanReload(const Config& started, const Config& live, const Config& next);
 
 // Parse "10s", "100ms", "250us", "5m", "1h", "0" into nanoseconds.
 Result<Nanos> ParseDuration(std::string_view s);

@@ -1,5 +1,7 @@
 #include "core/metrics.h"
 
+#include "core/probe_module.h"
+
 #include <cctype>
 #include <charconv>
 #include <cstdio>
@@ -8,7 +10,7 @@ namespace ksight {
 
 const std::vector<MetricFamilyDef>& MetricFamilies() {
   using T = MetricType;
-  static const std::vector<MetricFamilyDef> kFamilies = {
+  static const std::vector<MetricFamilyDef> kAgent = {
       {metrics::kBuildInfo, T::kGauge,
        "ksight build: always 1, labelled with version and git revision."},
       {metrics::kProbeUp, T::kGauge,
@@ -24,24 +26,20 @@ const std::vector<MetricFamilyDef>& MetricFamilies() {
        "Records lost, per probe and reason (every reason is listed)."},
       {metrics::kAggregationLost, T::kCounter,
        "In-kernel aggregation updates lost because a BPF map was full, per probe."},
-      {metrics::kSyscalls, T::kCounter, "System calls counted by the syscalls probe, per syscall."},
-      {metrics::kSyscallErrors, T::kCounter,
-       "System calls that returned an error, per syscall (syscalls probe)."},
-      {metrics::kTcpRetransmits, T::kCounter,
-       "TCP retransmissions reported by the tcp_retransmit probe, per kind (retransmit, synack, "
-       "tlp)."},
-      {metrics::kGpuXid, T::kCounter, "NVIDIA Xid errors reported by the gpu probe, per Xid code."},
-      {metrics::kGpuSxid, T::kCounter,
-       "NVSwitch SXid errors reported by the gpu probe, per SXid code."},
-      {metrics::kGpuResets, T::kCounter,
-       "GPU hangs, ring timeouts, resets and fallen-off-the-bus events reported by the gpu probe, "
-       "per kind."},
+  };
+  static const std::vector<MetricFamilyDef> kProcess = {
       {metrics::kHeartbeat, T::kGauge,
        "Unix time of the agent.heartbeat these values were taken at (0 before the first one)."},
       {metrics::kCpuSeconds, T::kCounter, "User and system CPU time of the agent, in seconds."},
       {metrics::kResidentBytes, T::kGauge, "Resident memory of the agent, in bytes."},
       {metrics::kStartTime, T::kGauge, "Start time of the agent since the Unix epoch, in seconds."},
   };
+  static const std::vector<MetricFamilyDef> kFamilies = [] {
+    std::vector<MetricFamilyDef> all = kAgent;
+    for (const ProbeModule* m : ProbeModules()) all.insert(all.end(), m->metrics.begin(), m->metrics.end());
+    all.insert(all.end(), kProcess.begin(), kProcess.end());
+    return all;
+  }();
   return kFamilies;
 }
 

@@ -21,7 +21,8 @@
 namespace ksight {
 
 namespace metrics {
-// Family names that probes and the agent fill (keep in kFamilies).
+// The agent's own family names (kCoreFamilies in metrics.cc); each probe declares its own
+// in its module (ProbeModule::metrics).
 inline constexpr std::string_view kBuildInfo = "ksight_build_info";
 inline constexpr std::string_view kProbeUp = "ksight_probe_up";
 inline constexpr std::string_view kEventsTotal = "ksight_events_total";
@@ -29,12 +30,6 @@ inline constexpr std::string_view kEventsSeen = "ksight_events_seen_total";
 inline constexpr std::string_view kEventsEmitted = "ksight_events_emitted_total";
 inline constexpr std::string_view kEventsDropped = "ksight_events_dropped_total";
 inline constexpr std::string_view kAggregationLost = "ksight_aggregation_lost_total";
-inline constexpr std::string_view kSyscalls = "ksight_syscalls_total";
-inline constexpr std::string_view kSyscallErrors = "ksight_syscall_errors_total";
-inline constexpr std::string_view kTcpRetransmits = "ksight_tcp_retransmits_total";
-inline constexpr std::string_view kGpuXid = "ksight_gpu_xid_total";
-inline constexpr std::string_view kGpuSxid = "ksight_gpu_sxid_total";
-inline constexpr std::string_view kGpuResets = "ksight_gpu_resets_total";
 inline constexpr std::string_view kHeartbeat = "ksight_heartbeat_timestamp_seconds";
 inline constexpr std::string_view kCpuSeconds = "process_cpu_seconds_total";
 inline constexpr std::string_view kResidentBytes = "process_resident_memory_bytes";
@@ -48,7 +43,7 @@ struct MetricFamilyDef {
   MetricType type;
   std::string_view help;
 };
-// Every family ksight exports, in rendering order.
+// Every family ksight exports, in rendering order: the agent's, then each probe's.
 const std::vector<MetricFamilyDef>& MetricFamilies();
 
 using MetricLabels = std::vector<std::pair<std::string, std::string>>;

@@ -20,6 +20,7 @@
 #include "core/host_features.h"
 #include "core/metrics.h"
 #include "core/output.h"
+#include "core/probe_module.h"
 #include "core/status.h"
 
 namespace ksight {
@@ -44,6 +45,7 @@ struct Filters {
 
 struct ProbeContext {
   const Config& cfg;
+  const SectionValues& settings;  // the probe's own [section], defaults filled in
   const HostFeatures& host;
   const Filters& filters;
   Output& out;
@@ -91,12 +93,13 @@ class Probe {
 };
 
 struct ProbeInfo {
-  std::string_view name;
-  std::string_view summary;
+  const ProbeModule* module;  // name, settings, metrics, record types
   std::unique_ptr<Probe> (*make)();
+  std::string_view name() const { return module->name; }
 };
 
-// Every probe the agent knows, in start order (userspace/probes/registry.cc).
+// Every probe the agent can load, in start order (userspace/probes/registry.cc, from
+// userspace/probes/probes.inc).
 std::span<const ProbeInfo> ProbeRegistry();
 
 }  // namespace ksight

@@ -1,20 +1,20 @@
-// registry.cc - every probe the agent knows, in start order. Adding a probe:
-// bpf/probes/<probe>/, userspace/probes/<probe>/<probe>_probe.cc defining
-// Make<Probe>Probe(), and one line here.
+// registry.cc - every probe the agent can load, in the order of probes.inc: each module
+// (pure declarations) with its loader's factory.
 #include "core/probe.h"
 
 namespace ksight {
 
-std::unique_ptr<Probe> MakeSyscallsProbe();
-std::unique_ptr<Probe> MakeTcpRetransmitProbe();
-std::unique_ptr<Probe> MakeGpuProbe();
+#define KSIGHT_PROBE(name)                  \
+  extern const ProbeModule kModule_##name; \
+  std::unique_ptr<Probe> MakeProbe_##name();
+#include "probes/probes.inc"
+#undef KSIGHT_PROBE
 
 std::span<const ProbeInfo> ProbeRegistry() {
   static const ProbeInfo kProbes[] = {
-      {"syscalls", "per-process syscall counts, errors and latency; slow and failed calls",
-       &MakeSyscallsProbe},
-      {"tcp_retransmit", "TCP retransmits: owner, tuple and socket state", &MakeTcpRetransmitProbe},
-      {"gpu", "GPU Xid/SXid faults, resets, DRM scheduler jobs, dma_fence latency", &MakeGpuProbe},
+#define KSIGHT_PROBE(name) {&kModule_##name, &MakeProbe_##name},
+#include "probes/probes.inc"
+#undef KSIGHT_PROBE
   };
   return kProbes;
 }

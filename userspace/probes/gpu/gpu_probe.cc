@@ -21,6 +21,7 @@
 #include "core/probe.h"
 #include "core/process_info.h"
 #include "probes/gpu/gpu_fence_stats.h"
+#include "probes/gpu/gpu_module.h"
 #include "probes/gpu/gpu_jobs.h"
 #include "probes/gpu/gpu_records.h"
 #include "probes/gpu/gpu_tp_format.h"
@@ -382,10 +383,10 @@ class GpuProbe final : public Probe {
   void Metrics(MetricsSink& sink) const override {
     for (const auto& [type, n] : types_) sink.Events(type, n);
     for (const auto& [code, n] : xids_)
-      sink.Counter(metrics::kGpuXid, {{"code", std::to_string(code)}}, n);
+      sink.Counter(gpu::kMetricXid, {{"code", std::to_string(code)}}, n);
     for (const auto& [code, n] : sxids_)
-      sink.Counter(metrics::kGpuSxid, {{"code", std::to_string(code)}}, n);
-    for (const auto& [kind, n] : resets_) sink.Counter(metrics::kGpuResets, {{"kind", kind}}, n);
+      sink.Counter(gpu::kMetricSxid, {{"code", std::to_string(code)}}, n);
+    for (const auto& [kind, n] : resets_) sink.Counter(gpu::kMetricResets, {{"kind", kind}}, n);
   }
 
   void Stop() override {
@@ -633,6 +634,6 @@ class GpuProbe final : public Probe {
 
 }  // namespace
 
-std::unique_ptr<Probe> MakeGpuProbe() { return std::make_unique<GpuProbe>(); }
+std::unique_ptr<Probe> MakeProbe_gpu() { return std::make_unique<GpuProbe>(); }
 
 }  // namespace ksight

@@ -12,6 +12,7 @@
 #include "core/process_info.h"
 #include "probes/syscalls/syscall_names.h"
 #include "probes/syscalls/syscall_rollup.h"
+#include "probes/syscalls/syscalls_module.h"
 
 #include "syscalls.skel.h"
 
@@ -63,10 +64,12 @@ class SyscallsProbe final : public Probe {
     skel_.reset(ks_syscalls__open());
     if (!skel_) return LibbpfError("opening the syscalls BPF object", -errno);
     SetCommonRodata(skel_->rodata, ctx);
-    skel_->rodata->slow_ns = static_cast<uint64_t>(ctx.cfg.slow.count());
-    if (!ctx.cfg.watch_errnos.empty()) {
+    skel_->rodata->slow_ns = static_cast<uint64_t>(ctx.settings.Duration("slow").count());
+    const auto& watch = ctx.settings.Strings("watch_errnos");
+    const auto entries = static_cast<uint32_t>(ctx.settings.Uint("stats_entries"));
+    if (!watch.empty()) {
       skel_->rodata->record_errnos = true;
-      for (const auto& n : ctx.cfg.watch_errnos) {
+      for (const auto& n : watch) {
         auto e = syscalls::ErrnoNumber(n);
         if (!e || *e >= 64 * KS_SYSCALL_WATCH_WORDS) {
           return Status::Error(
@@ -78,9 +81,9 @@ class SyscallsProbe final : public Probe {
       }
     }
     KS_RETURN_IF_ERROR(SetRingSize(skel_->maps.ring, ctx.cfg.ring_bytes));
-    if (int r = bpf_map__set_max_entries(skel_->maps.sys_stats, ctx.cfg.syscall_stats_entries))
+    if (int r = bpf_map__set_max_entries(skel_->maps.sys_stats, entries))
       return LibbpfError("sizing sys_stats", r);
-    if (int r = bpf_map__set_max_entries(skel_->maps.sys_errnos, ctx.cfg.syscall_stats_entries / 4))
+    if (int r = bpf_map__set_max_entries(skel_->maps.sys_errnos, entries / 4))
       return LibbpfError("sizing sys_errnos", r);
     // Only the chosen flavour's start map is created.
     bpf_map__set_autocreate(skel_->maps.starts_task, use_btf_);
@@ -188,7 +191,7 @@ class SyscallsProbe final : public Probe {
 
   Details StatusDetails() const override {
     return {{"hook", use_btf_ ? "tp_btf" : "tracepoint"},
-            {"slow_threshold", FormatDuration(ctx_->cfg.slow)}};
+            {"slow_threshold", FormatDuration(ctx_->settings.Duration("slow"))}};
   }
 
   void Metrics(MetricsSink& sink) const override {
@@ -196,8 +199,8 @@ class SyscallsProbe final : public Probe {
     sink.Events("syscall.stats", stats_records_);
     for (const auto& [nr, t] : totals_) {
       const std::string name(syscalls::SyscallName(nr));
-      sink.Counter(metrics::kSyscalls, {{"syscall", name}}, t.count);
-      sink.Counter(metrics::kSyscallErrors, {{"syscall", name}}, t.errors);
+      sink.Counter(syscalls::kMetricSyscalls, {{"syscall", name}}, t.count);
+      sink.Counter(syscalls::kMetricErrors, {{"syscall", name}}, t.errors);
     }
   }
 
@@ -303,6 +306,6 @@ class SyscallsProbe final : public Probe {
 
 }  // namespace
 
-std::unique_ptr<Probe> MakeSyscallsProbe() { return std::make_unique<SyscallsProbe>(); }
+std::unique_ptr<Probe> MakeProbe_syscalls() { return std::make_unique<SyscallsProbe>(); }
 
 }  // namespace ksight

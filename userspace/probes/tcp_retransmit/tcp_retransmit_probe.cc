@@ -5,6 +5,7 @@
 #include <sys/utsname.h>
 
 #include <cstdlib>
+#include <algorithm>
 #include <map>
 #include <string>
 #include <string_view>
@@ -16,6 +17,7 @@
 #include "core/process_info.h"
 #include "probes/tcp_retransmit/tcp_flow_stats.h"
 #include "probes/tcp_retransmit/tcp_record.h"
+#include "probes/tcp_retransmit/tcp_retransmit_module.h"
 
 #include "tcp_retransmit.skel.h"
 
@@ -115,11 +117,8 @@ class TcpRetransmitProbe final : public Probe {
     ctx_ = &ctx;
     const ProbeCheck chk = Check(ctx.host);
     if (!chk.runnable) return Status::Error(chk.reason);
-    if (ctx.cfg.tcp_ports.size() > KS_TCP_MAX_PORTS) {
-      return Status::Error(
-          fmt::format("tcp_retransmit: at most {} ports can be filtered ({} given)",
-                      KS_TCP_MAX_PORTS, ctx.cfg.tcp_ports.size()));
-    }
+    // Bounded by the module's declaration (at most KS_TCP_MAX_PORTS, each 1..65535).
+    const auto& ports = ctx.settings.Uints("ports");
     rtx_ = Resolve(ctx.host, "tcp", "tcp_retransmit_skb");
     syn_ = Resolve(ctx.host, "tcp", "tcp_retransmit_synack");
     own_ = Resolve(ctx.host, "sock", "inet_sock_set_state");
@@ -132,9 +131,9 @@ class TcpRetransmitProbe final : public Probe {
     skel_.reset(ks_tcp_retransmit__open_opts(&opts));
     if (!skel_) return LibbpfError("opening the tcp_retransmit BPF object", -errno);
     SetCommonRodata(skel_->rodata, ctx);
-    skel_->rodata->nports = static_cast<uint32_t>(ctx.cfg.tcp_ports.size());
-    for (size_t i = 0; i < ctx.cfg.tcp_ports.size(); ++i)
-      skel_->rodata->ports[i] = ctx.cfg.tcp_ports[i];
+    skel_->rodata->nports = static_cast<uint32_t>(std::min<size_t>(ports.size(), KS_TCP_MAX_PORTS));
+    for (size_t i = 0; i < skel_->rodata->nports; ++i)
+      skel_->rodata->ports[i] = static_cast<uint16_t>(ports[i]);
     KS_RETURN_IF_ERROR(SetRingSize(skel_->maps.ring, ctx.cfg.ring_bytes));
     if (int r = bpf_map__set_max_entries(skel_->maps.owners, kOwnerEntries))
       return LibbpfError("sizing the socket-owner map", r);
@@ -211,7 +210,7 @@ class TcpRetransmitProbe final : public Probe {
     d.emplace_back("rto_ms",
                    kcfg_.empty() ? "omitted (no kernel config)" : "CONFIG_HZ from " + kcfg_);
     std::string ports;
-    for (uint16_t p : ctx_->cfg.tcp_ports) ports += (ports.empty() ? "" : ",") + std::to_string(p);
+    for (uint64_t p : ctx_->settings.Uints("ports")) ports += (ports.empty() ? "" : ",") + std::to_string(p);
     d.emplace_back("ports", ports.empty() ? "all" : ports);
     return d;
   }
@@ -220,7 +219,7 @@ class TcpRetransmitProbe final : public Probe {
     sink.Events("tcp.retransmit", records_);
     sink.Events("tcp.retransmit.stats", stats_records_);
     for (const auto& [kind, n] : by_kind_)
-      sink.Counter(metrics::kTcpRetransmits, {{"kind", kind}}, n);
+      sink.Counter(tcp::kMetricRetransmits, {{"kind", kind}}, n);
   }
 
   void Stop() override {
@@ -250,6 +249,6 @@ class TcpRetransmitProbe final : public Probe {
 
 }  // namespace
 
-std::unique_ptr<Probe> MakeTcpRetransmitProbe() { return std::make_unique<TcpRetransmitProbe>(); }
+std::unique_ptr<Probe> MakeProbe_tcp_retransmit() { return std::make_unique<TcpRetransmitProbe>(); }
 
 }  // namespace ksight

@@ -259,11 +259,6 @@ Details PlanDetails(const Plan& p) {
 
 // ---- the probe ------------------------------------------------------------------------------
 
-struct LinkDeleter {
-  void operator()(bpf_link* l) const { bpf_link__destroy(l); }
-};
-using LinkPtr = std::unique_ptr<bpf_link, LinkDeleter>;
-
 Reporter ReporterOf(const ks_task& t) {
   return Reporter{t.pid, t.tid, std::string(CommView(t.comm))};
 }
@@ -457,7 +452,7 @@ class GpuProbe final : public Probe {
                             });
     size_t n = 0;
     for (auto& [prog, on] : want) {
-      bpf_program__set_autoload(prog, on);
+      KS_RETURN_IF_ERROR(SetAutoload(prog, on));
       n += on;
     }
     if (n == 0) return Status::Error("no GPU source to attach");

@@ -83,12 +83,15 @@ class SyscallsProbe final : public Probe {
     if (int r = bpf_map__set_max_entries(skel_->maps.sys_errnos, ctx.cfg.syscall_stats_entries / 4))
       return LibbpfError("sizing sys_errnos", r);
     // Only the chosen flavour's start map is created.
-    bpf_map__set_autocreate(skel_->maps.starts_task, use_btf_);
-    if (use_btf_) bpf_map__set_max_entries(skel_->maps.starts, 1);
-    bpf_program__set_autoload(skel_->progs.sys_enter_btf, use_btf_);
-    bpf_program__set_autoload(skel_->progs.sys_exit_btf, use_btf_);
-    bpf_program__set_autoload(skel_->progs.sys_enter_tp, !use_btf_);
-    bpf_program__set_autoload(skel_->progs.sys_exit_tp, !use_btf_);
+    KS_RETURN_IF_ERROR(SetAutocreate(skel_->maps.starts_task, use_btf_));
+    if (use_btf_) {
+      if (int r = bpf_map__set_max_entries(skel_->maps.starts, 1))
+        return LibbpfError("sizing starts", r);
+    }
+    KS_RETURN_IF_ERROR(SetAutoload(skel_->progs.sys_enter_btf, use_btf_));
+    KS_RETURN_IF_ERROR(SetAutoload(skel_->progs.sys_exit_btf, use_btf_));
+    KS_RETURN_IF_ERROR(SetAutoload(skel_->progs.sys_enter_tp, !use_btf_));
+    KS_RETURN_IF_ERROR(SetAutoload(skel_->progs.sys_exit_tp, !use_btf_));
 
     if (int r = ks_syscalls__load(skel_.get()))
       return LibbpfError("loading the syscalls BPF programs", r);

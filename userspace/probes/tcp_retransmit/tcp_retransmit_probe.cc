@@ -139,12 +139,12 @@ class TcpRetransmitProbe final : public Probe {
     if (int r = bpf_map__set_max_entries(skel_->maps.owners, kOwnerEntries))
       return LibbpfError("sizing the socket-owner map", r);
 
-    bpf_program__set_autoload(skel_->progs.retransmit_btf, rtx_.btf);
-    bpf_program__set_autoload(skel_->progs.retransmit_tp, !rtx_.btf && rtx_.tp);
-    bpf_program__set_autoload(skel_->progs.synack_btf, syn_.btf);
-    bpf_program__set_autoload(skel_->progs.synack_tp, !syn_.btf && syn_.tp);
-    bpf_program__set_autoload(skel_->progs.set_state_btf, own_.btf);
-    bpf_program__set_autoload(skel_->progs.set_state_tp, !own_.btf && own_.tp);
+    KS_RETURN_IF_ERROR(SetAutoload(skel_->progs.retransmit_btf, rtx_.btf));
+    KS_RETURN_IF_ERROR(SetAutoload(skel_->progs.retransmit_tp, !rtx_.btf && rtx_.tp));
+    KS_RETURN_IF_ERROR(SetAutoload(skel_->progs.synack_btf, syn_.btf));
+    KS_RETURN_IF_ERROR(SetAutoload(skel_->progs.synack_tp, !syn_.btf && syn_.tp));
+    KS_RETURN_IF_ERROR(SetAutoload(skel_->progs.set_state_btf, own_.btf));
+    KS_RETURN_IF_ERROR(SetAutoload(skel_->progs.set_state_tp, !own_.btf && own_.tp));
 
     if (int r = ks_tcp_retransmit__load(skel_.get()))
       return LibbpfError("loading the tcp_retransmit BPF programs", r);

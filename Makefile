@@ -105,7 +105,8 @@ bench: agent
 	$(MAKE) --no-print-directory $(BENCH_BIN)
 	python3 bench/run.py --build $(BUILD) $(if $(QUICK),--quick) $(BENCH_ARGS)
 
-lint:
+lint: agent
+	@tools/install-deps.sh lint
 	@tools/lint.sh
 
 format:

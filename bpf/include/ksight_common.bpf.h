@@ -14,6 +14,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "ksight_abi.h"
+#include "ksight_log2.h" /* ks_log2_slot() */
 
 #define KS_MAX_FILTER_ENTRIES 64
 
@@ -176,40 +177,6 @@ static __always_inline void ks_ring_submit(void *ring, void *rec)
 			flags = BPF_RB_FORCE_WAKEUP;
 	}
 	bpf_ringbuf_submit(rec, flags);
-}
-
-/*
- * floor(log2(v)) capped at nslots - 1: the bucket of a log2 histogram, the
- * same rule as ksight::Log2Bucket() in userspace/core/histogram.h. v == 0
- * and v == 1 land in slot 0.
- */
-static __always_inline __u32 ks_log2_slot(__u64 v, __u32 nslots)
-{
-	__u32 r = 0;
-
-	if (v >= (1ULL << 32)) {
-		v >>= 32;
-		r += 32;
-	}
-	if (v >= (1ULL << 16)) {
-		v >>= 16;
-		r += 16;
-	}
-	if (v >= (1ULL << 8)) {
-		v >>= 8;
-		r += 8;
-	}
-	if (v >= (1ULL << 4)) {
-		v >>= 4;
-		r += 4;
-	}
-	if (v >= (1ULL << 2)) {
-		v >>= 2;
-		r += 2;
-	}
-	if (v >= (1ULL << 1))
-		r += 1;
-	return r < nslots ? r : nslots - 1;
 }
 
 /*

@@ -40,10 +40,6 @@ struct {
 	__type(value, __u8);
 } ks_filter_pids SEC(".maps");
 
-struct ks_comm_key {
-	char comm[KS_COMM_LEN];
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, KS_MAX_FILTER_ENTRIES);
@@ -57,6 +53,19 @@ struct {
 	__type(key, __u64);
 	__type(value, __u8);
 } ks_filter_cgroups SEC(".maps");
+
+/*
+ * KS_ABI_EXPORT(ks_foo_rec): put a shared struct's BTF into the object. Ring
+ * records are only used through pointers, so clang would emit no BTF for
+ * them; tests/unit/abi_test.cc reads every struct ks_* of the object's BTF and
+ * checks its size and member offsets against the agent's C++ view. The anchor
+ * is a pointer in a section libbpf skips (".ksight.abi"): no map, no load.
+ */
+#define KS_ABI_EXPORT(type) struct type *ks_abi_##type SEC(".ksight.abi") __attribute__((used))
+
+KS_ABI_EXPORT(ks_rec_hdr);
+KS_ABI_EXPORT(ks_task);
+KS_ABI_EXPORT(ks_comm_key);
 
 /* Each probe declares its ring as: KS_DECLARE_RING(ring); the agent sizes it. */
 #define KS_DECLARE_RING(name)                                                                      \

@@ -24,6 +24,9 @@ const std::vector<MetricFamilyDef>& MetricFamilies() {
        "Records lost, per probe and reason (every reason is listed)."},
       {metrics::kAggregationLost, T::kCounter,
        "In-kernel aggregation updates lost because a BPF map was full, per probe."},
+      {metrics::kRingRecordsMalformed, T::kCounter,
+       "Ring records a probe could not decode (short, size, type, misaligned), per probe and "
+       "reason: a BPF object that disagrees with the agent."},
       {metrics::kSyscalls, T::kCounter, "System calls counted by the syscalls probe, per syscall."},
       {metrics::kSyscallErrors, T::kCounter,
        "System calls that returned an error, per syscall (syscalls probe)."},

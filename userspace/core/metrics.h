@@ -29,6 +29,7 @@ inline constexpr std::string_view kEventsSeen = "ksight_events_seen_total";
 inline constexpr std::string_view kEventsEmitted = "ksight_events_emitted_total";
 inline constexpr std::string_view kEventsDropped = "ksight_events_dropped_total";
 inline constexpr std::string_view kAggregationLost = "ksight_aggregation_lost_total";
+inline constexpr std::string_view kRingRecordsMalformed = "ksight_ring_records_malformed_total";
 inline constexpr std::string_view kSyscalls = "ksight_syscalls_total";
 inline constexpr std::string_view kSyscallErrors = "ksight_syscall_errors_total";
 inline constexpr std::string_view kTcpRetransmits = "ksight_tcp_retransmits_total";

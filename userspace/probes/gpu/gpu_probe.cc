@@ -20,6 +20,7 @@
 #include "core/loader.h"
 #include "core/probe.h"
 #include "core/process_info.h"
+#include "core/record.h"
 #include "probes/gpu/gpu_fence_stats.h"
 #include "probes/gpu/gpu_jobs.h"
 #include "probes/gpu/gpu_plan.h"
@@ -170,23 +171,25 @@ class GpuProbe final : public Probe {
   int RingFd() const override { return skel_ ? bpf_map__fd(skel_->maps.ring) : -1; }
 
   void OnRecord(const void* data, size_t size) override {
-    if (size < sizeof(ks_rec_hdr)) return;
-    ks_rec_hdr h;
-    std::memcpy(&h, data, sizeof(h));
-    switch (h.type) {
-      case KS_REC_GPU_LOG:
-        if (size >= sizeof(ks_gpu_log_rec)) OnLog(*static_cast<const ks_gpu_log_rec*>(data));
-        break;
-      case KS_REC_GPU_XID_TP:
-        if (size >= sizeof(ks_gpu_xid_tp_rec))
-          OnXidTp(*static_cast<const ks_gpu_xid_tp_rec*>(data));
-        break;
-      case KS_REC_GPU_JOB:
-        if (size >= sizeof(ks_gpu_job_rec)) OnJob(*static_cast<const ks_gpu_job_rec*>(data));
-        break;
-      default:
-        ++unknown_records_;
+    ks_rec_hdr h{};
+    RecordError err = PeekRecordHeader(data, size, &h);
+    if (err == RecordError::kNone) {
+      switch (h.type) {
+        case KS_REC_GPU_LOG:
+          if (const auto* r = RecordAs<ks_gpu_log_rec>(data, size, h.type, &err)) return OnLog(*r);
+          break;
+        case KS_REC_GPU_XID_TP:
+          if (const auto* r = RecordAs<ks_gpu_xid_tp_rec>(data, size, h.type, &err))
+            return OnXidTp(*r);
+          break;
+        case KS_REC_GPU_JOB:
+          if (const auto* r = RecordAs<ks_gpu_job_rec>(data, size, h.type, &err)) return OnJob(*r);
+          break;
+        default:
+          err = RecordError::kType;
+      }
     }
+    malformed_.Count(name(), err, data, size);
   }
 
   void Rollup(uint64_t start_ns, uint64_t end_ns) override {
@@ -224,6 +227,7 @@ class GpuProbe final : public Probe {
     for (const auto& [code, n] : sxids_)
       sink.Counter(metrics::kGpuSxid, {{"code", std::to_string(code)}}, n);
     for (const auto& [kind, n] : resets_) sink.Counter(metrics::kGpuResets, {{"kind", kind}}, n);
+    malformed_.Metrics(sink, name());
   }
 
   void Stop() override {
@@ -458,6 +462,7 @@ class GpuProbe final : public Probe {
   uint64_t log_not_events_ = 0;
   uint64_t sxid_detail_lines_ = 0;
   uint64_t unknown_records_ = 0;
+  MalformedRecords malformed_;
   // For /metrics (cumulative): records per type, Xids / SXids per code, resets per kind.
   std::map<std::string, uint64_t> types_{
       {"gpu.xid", 0}, {"gpu.sxid", 0}, {"gpu.reset", 0}, {"gpu.job", 0}, {"gpu.fence.stats", 0}};

@@ -57,9 +57,9 @@ TEST_F(OutputTest, RotationUnderFloodKeepsEveryLine) {
   // 30k slow-call records of ~450 bytes in 64 KiB files: ~200 rotations; a
   // large queue so that the only way to lose a line would be the rotation.
   Agent agent({"--output", path_, "--probes", "syscalls", "--slow", "0", "--pid",
-                  std::to_string(trig.pid), "--interval", "1s", "--max-size", "64KiB",
-                  "--max-backups", "100000", "--queue-size", "256MiB"},
-                 "out_rot");
+               std::to_string(trig.pid), "--interval", "1s", "--max-size", "64KiB", "--max-backups",
+               "100000", "--queue-size", "256MiB"},
+              "out_rot");
   ASSERT_TRUE(agent.WaitRunning());
   trig.Go();
   EXPECT_EQ(trig.Wait(), 0);
@@ -98,8 +98,8 @@ TEST_F(OutputTest, LogrotateRenameAndSigusr1LoseNothing) {
   Child trig = Child::Spawn({Trigger("syscall_trigger"), "-w", "-g", "150000"}, true, true);
   ASSERT_FALSE(trig.ReadLine().empty());
   Agent agent({"--output", path_, "--probes", "syscalls", "--slow", "0", "--pid",
-                  std::to_string(trig.pid), "--interval", "1s", "--max-size", "0"},
-                 "out_usr1");
+               std::to_string(trig.pid), "--interval", "1s", "--max-size", "0"},
+              "out_usr1");
   ASSERT_TRUE(agent.WaitRunning());
   trig.Go();
   // While the flood is being written: rename (logrotate `create`), then SIGUSR1.
@@ -147,8 +147,8 @@ TEST_F(OutputTest, DiskFullIsCountedAndWritingResumes) {
   Child trig = Child::Spawn({Trigger("syscall_trigger"), "-w", "-g", "20000"}, true, true);
   ASSERT_FALSE(trig.ReadLine().empty());
   Agent agent({"--output", path_, "--probes", "syscalls", "--slow", "0", "--pid",
-                  std::to_string(trig.pid), "--interval", "1s", "--max-size", "0"},
-                 "out_enospc");
+               std::to_string(trig.pid), "--interval", "1s", "--max-size", "0"},
+              "out_enospc");
   ASSERT_TRUE(agent.WaitRunning());
   trig.Go();
   EXPECT_EQ(trig.Wait(), 0);
@@ -202,9 +202,9 @@ TEST_F(OutputTest, StalledSinkDropsQueueFullWithBoundedMemory) {
   ASSERT_EQ(::pipe2(pfd, O_CLOEXEC), 0);  // nobody reads pfd[0]
   Child trig = Child::Spawn({Trigger("syscall_trigger"), "-w", "-g", "200000"}, true, true);
   ASSERT_FALSE(trig.ReadLine().empty());
-  Agent agent({"--output", path_, "--output", "-", "--probes", "syscalls", "--slow", "0",
-                  "--pid", std::to_string(trig.pid), "--interval", "1s", "--queue-size", "1MiB"},
-                 "out_stall", pfd[1]);
+  Agent agent({"--output", path_, "--output", "-", "--probes", "syscalls", "--slow", "0", "--pid",
+               std::to_string(trig.pid), "--interval", "1s", "--queue-size", "1MiB"},
+              "out_stall", pfd[1]);
   ASSERT_TRUE(agent.WaitRunning());
   trig.Go();
   EXPECT_EQ(trig.Wait(), 0);

@@ -107,8 +107,8 @@ TEST(SyscallsProbe, ExactCountsSlowCallAndPidFilter) {
 TEST(SyscallsProbe, WatchedErrnoGivesOneRecordPerFailure) {
   KS_REQUIRE_ROOT();
   constexpr int kFailures = 9;
-  Child trig = Child::Spawn(
-      {Trigger("syscall_trigger"), "-w", "-e", std::to_string(kFailures)}, true, true);
+  Child trig =
+      Child::Spawn({Trigger("syscall_trigger"), "-w", "-e", std::to_string(kFailures)}, true, true);
   ASSERT_FALSE(trig.ReadLine().empty());
   Agent agent(
       {"--probes", "syscalls", "--pid", std::to_string(trig.pid), "--watch-errno", "ENOENT"});

@@ -159,7 +159,8 @@ class TestNetns {
           return busy.find_first_not_of(" \n") == std::string::npos;
         },
         "no TCP socket but listeners and TIME_WAIT left in " + name_, timeout, 50ms))
-        << "; still busy:\n" << busy;
+        << "; still busy:\n"
+        << busy;
   }
 
   // Absolute SNMP counters of the namespace (nstat -a: no history file kept).

@@ -159,7 +159,7 @@ class TcpRetransmitProbe final : public Probe {
 
   void OnRecord(const void* data, size_t size) override {
     RecordError err{};
-    const tcp::Record* rec = RecordAs<tcp::Record>(data, size, KS_REC_TCP_RETRANSMIT, &err);
+    const auto* rec = RecordAs<tcp::Record>(data, size, KS_REC_TCP_RETRANSMIT, &err);
     if (rec == nullptr) {
       malformed_.Count(name(), err, data, size);
       return;

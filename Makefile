@@ -25,7 +25,6 @@ SKELS := $(foreach p,$(PROBES),$(BUILD)/skel/$(p).skel.h)
 BPF_COMMON := $(wildcard bpf/include/*.h) vmlinux/$(ARCH)/vmlinux.h
 BPF_CFLAGS := -target bpf -g -O2 -Wall -Werror -Wno-unused-function \
 	-D__TARGET_ARCH_$(ARCH) -Ibpf/include -Ivmlinux/$(ARCH)
-DEPS_STAMP := $(BUILD)/.deps-$(ARCH)
 
 .PHONY: all deps test-deps bpf agent run test test-unit test-asan test-bpf test-kernels package bench lint format clean
 .DELETE_ON_ERROR:
@@ -53,7 +52,7 @@ bpf: $(SKELS)
 
 $(BUILD)/CMakeCache.txt: CMakeLists.txt | deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DKSIGHT_SKEL_DIR=$(abspath $(BUILD)/skel) \
-		-DKSIGHT_PROBES="$(PROBES)" $(CMAKE_FLAGS) >/dev/null
+		$(CMAKE_FLAGS) >/dev/null
 
 agent: $(SKELS) $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
@@ -106,7 +105,8 @@ bench: agent
 	$(MAKE) --no-print-directory $(BENCH_BIN)
 	python3 bench/run.py --build $(BUILD) $(if $(QUICK),--quick) $(BENCH_ARGS)
 
-lint:
+lint: agent
+	@tools/install-deps.sh lint
 	@tools/lint.sh
 
 format:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install ksight's build and test dependencies from Debian bookworm packages.
 # Idempotent: installs only what is missing; safe to run on every `make`.
-# Usage: tools/install-deps.sh [--check] [build|test|bench|vm|all]
+# Usage: tools/install-deps.sh [--check] [build|test|lint|bench|vm|all]
 set -euo pipefail
 
 build_pkgs=(make cmake g++ clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
@@ -9,6 +9,7 @@ build_pkgs=(make cmake g++ clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
 	libcpp-httplib-dev libsystemd-dev libcap-dev)
 test_pkgs=(libgtest-dev libgmock-dev nlohmann-json3-dev python3 python3-jsonschema iproute2 nftables ethtool
 	procps util-linux libclang-rt-14-dev dpkg-dev python3-yaml logrotate)
+lint_pkgs=(clang-format clang-tidy)
 vm_pkgs=(qemu-system-x86 busybox-static kmod xz-utils zstd cpio file gcc-12 make)
 bench_pkgs=(libbpf-tools bpftrace python3)
 
@@ -20,12 +21,14 @@ fi
 set_name=${1:-build}
 case $set_name in
 build) pkgs=("${build_pkgs[@]}") ;;
-test) pkgs=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
+# CI (.ci/run) installs the test set and runs make lint: it includes the lint tools.
+test) pkgs=("${build_pkgs[@]}" "${test_pkgs[@]}" "${lint_pkgs[@]}") ;;
+lint) pkgs=("${build_pkgs[@]}" "${lint_pkgs[@]}") ;;
 vm) pkgs=("${vm_pkgs[@]}") ;;
 bench) pkgs=("${build_pkgs[@]}" "${bench_pkgs[@]}") ;;
-all) pkgs=("${build_pkgs[@]}" "${test_pkgs[@]}" "${vm_pkgs[@]}" "${bench_pkgs[@]}") ;;
+all) pkgs=("${build_pkgs[@]}" "${test_pkgs[@]}" "${lint_pkgs[@]}" "${vm_pkgs[@]}" "${bench_pkgs[@]}") ;;
 *)
-	echo "install-deps: unknown set '$set_name' (use build, test, vm, bench or all)" >&2
+	echo "install-deps: unknown set '$set_name' (use build, test, lint, vm, bench or all)" >&2
 	exit 2
 	;;
 esac

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <exception>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -13,7 +14,9 @@
 #include "core/version.h"
 
 
-int main(int argc, char** argv) {
+namespace {
+
+int Dispatch(int argc, char** argv) {
   using namespace ksight;
   // The agent's own log: stderr only (journald picks it up), never the event stream.
   auto logger = spdlog::stderr_color_mt("ksight");
@@ -46,4 +49,20 @@ int main(int argc, char** argv) {
       break;
   }
   return kExitUsage;
+}
+
+}  // namespace
+
+// Errors are values everywhere below; an exception that still reaches here is a bug. It gets
+// one line on stderr and kExitInternal instead of std::terminate's abort (exit 134, a core).
+// The stack has unwound by then: attached probes are detached by their destructors.
+int main(int argc, char** argv) {
+  try {
+    return Dispatch(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ksight: internal error: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "ksight: internal error: unknown exception\n");
+  }
+  return ksight::kExitInternal;
 }

@@ -6,9 +6,13 @@
  *  - C only, fixed-width types, explicit padding, no pointers, no bitfields.
  *  - Every ring-buffer record starts with struct ks_rec_hdr.
  *  - Record type numbers are add-only: never renumber or reuse one.
- *  - The userspace decoders static_assert the sizes and offsets they rely on
- *    (userspace/core/abi_check.cc), so a layout change breaks the build, not
- *    the data.
+ *  - Every struct ks_* that lands in a probe's BPF object is checked against
+ *    the agent's sizeof/offsetof by tests/unit/abi_test.cc, which reads the
+ *    object's BTF (tables in tests/unit/abi/<probe>_abi.cc), so a layout
+ *    change fails the unit tests, not the data. A struct used only through
+ *    pointers needs KS_ABI_EXPORT() (ksight_common.bpf.h) to be in the BTF.
+ *  - Ring records are read through RecordAs() (userspace/core/record.h),
+ *    which checks hdr.size and hdr.type first.
  */
 #ifndef KSIGHT_ABI_H
 #define KSIGHT_ABI_H
@@ -41,6 +45,11 @@ struct ks_task {
 	__u32 pid; /* tgid */
 	__u32 tid;
 	__u64 cgroup_id;
+	char comm[KS_COMM_LEN];
+};
+
+/* Key of the comm filter map "ks_filter_comms", written by the agent. */
+struct ks_comm_key {
 	char comm[KS_COMM_LEN];
 };
 

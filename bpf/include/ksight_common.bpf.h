@@ -14,6 +14,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "ksight_abi.h"
+#include "ksight_log2.h" /* ks_log2_slot() */
 
 #define KS_MAX_FILTER_ENTRIES 64
 
@@ -39,10 +40,6 @@ struct {
 	__type(value, __u8);
 } ks_filter_pids SEC(".maps");
 
-struct ks_comm_key {
-	char comm[KS_COMM_LEN];
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, KS_MAX_FILTER_ENTRIES);
@@ -56,6 +53,19 @@ struct {
 	__type(key, __u64);
 	__type(value, __u8);
 } ks_filter_cgroups SEC(".maps");
+
+/*
+ * KS_ABI_EXPORT(ks_foo_rec): put a shared struct's BTF into the object. Ring
+ * records are only used through pointers, so clang would emit no BTF for
+ * them; tests/unit/abi_test.cc reads every struct ks_* of the object's BTF and
+ * checks its size and member offsets against the agent's C++ view. The anchor
+ * is a pointer in a section libbpf skips (".ksight.abi"): no map, no load.
+ */
+#define KS_ABI_EXPORT(type) struct type *ks_abi_##type SEC(".ksight.abi") __attribute__((used))
+
+KS_ABI_EXPORT(ks_rec_hdr);
+KS_ABI_EXPORT(ks_task);
+KS_ABI_EXPORT(ks_comm_key);
 
 /* Each probe declares its ring as: KS_DECLARE_RING(ring); the agent sizes it. */
 #define KS_DECLARE_RING(name)                                                                      \
@@ -176,40 +186,6 @@ static __always_inline void ks_ring_submit(void *ring, void *rec)
 			flags = BPF_RB_FORCE_WAKEUP;
 	}
 	bpf_ringbuf_submit(rec, flags);
-}
-
-/*
- * floor(log2(v)) capped at nslots - 1: the bucket of a log2 histogram, the
- * same rule as ksight::Log2Bucket() in userspace/core/histogram.h. v == 0
- * and v == 1 land in slot 0.
- */
-static __always_inline __u32 ks_log2_slot(__u64 v, __u32 nslots)
-{
-	__u32 r = 0;
-
-	if (v >= (1ULL << 32)) {
-		v >>= 32;
-		r += 32;
-	}
-	if (v >= (1ULL << 16)) {
-		v >>= 16;
-		r += 16;
-	}
-	if (v >= (1ULL << 8)) {
-		v >>= 8;
-		r += 8;
-	}
-	if (v >= (1ULL << 4)) {
-		v >>= 4;
-		r += 4;
-	}
-	if (v >= (1ULL << 2)) {
-		v >>= 2;
-		r += 2;
-	}
-	if (v >= (1ULL << 1))
-		r += 1;
-	return r < nslots ? r : nslots - 1;
 }
 
 /*

@@ -19,7 +19,7 @@ const std::string kRun = std::string(KSIGHT_BINARY) + " run --config /dev/null -
 
 TEST(AgentErrors, NotPrivilegedExitsOneWithOneLine) {
   KS_REQUIRE_ROOT();
-  if (std::system("command -v setpriv >/dev/null") != 0) GTEST_SKIP() << "no setpriv";
+  ASSERT_TRUE(HaveTool("setpriv"));  // util-linux
   const auto r = RunCmd("setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all " +
                         kRun + "--output -");
   EXPECT_EQ(r.code, 1);

@@ -19,90 +19,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The agent as a child with its own arguments; stderr goes to a file.
-class AgentRun {
- public:
-  AgentRun(const std::vector<std::string>& args, const std::string& err_path, int stdout_fd = -1)
-      : err_(err_path) {
-    std::vector<std::string> argv = {KSIGHT_BINARY, "run"};
-    if (std::find(args.begin(), args.end(), "--config") == args.end()) {
-      argv.emplace_back("--config");
-      argv.emplace_back("/dev/null");
-    }
-    argv.insert(argv.end(), args.begin(), args.end());
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      const int e = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(e, 2);
-      if (stdout_fd >= 0) ::dup2(stdout_fd, 1);
-      std::vector<char*> a;
-      for (const auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
-      a.push_back(nullptr);
-      ::execv(a[0], a.data());
-      ::_exit(127);
-    }
-  }
-  ~AgentRun() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  pid_t pid() const { return pid_; }
-  bool Alive() {
-    int st = 0;
-    if (pid_ > 0 && ::waitpid(pid_, &st, WNOHANG) == pid_) {
-      code_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-      pid_ = -1;
-    }
-    return pid_ > 0;
-  }
-  int Stop() {
-    if (pid_ <= 0) return code_;
-    ::kill(pid_, SIGINT);
-    const auto deadline = std::chrono::steady_clock::now() + 60s;
-    while (Alive() && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(20ms);
-    return Alive() ? -1 : code_;
-  }
-  std::string Stderr() const {
-    std::ifstream in(err_);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
-
- private:
-  pid_t pid_ = -1;
-  int code_ = -1;
-  std::string err_;
-};
-
-// Poll until cond() holds or the time is up (not an assertion on time).
-bool Eventually(const std::function<bool()>& cond, std::chrono::milliseconds timeout = 30s) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return cond();
-}
-
-bool FileHas(const std::string& path, const std::function<bool(const json&)>& pred) {
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line.back() != '}') continue;
-    auto j = json::parse(line, nullptr, false);
-    if (!j.is_discarded() && pred(j)) return true;
-  }
-  return false;
-}
-
-bool IsRunning(const json& j) {
-  return j["event"]["type"] == "agent.status" && j["status"]["state"] == "running";
-}
-
 uint64_t ProcStatusKb(pid_t pid, const std::string& key) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
@@ -140,14 +56,14 @@ TEST_F(OutputTest, RotationUnderFloodKeepsEveryLine) {
   ASSERT_FALSE(trig.ReadLine().empty());
   // 30k slow-call records of ~450 bytes in 64 KiB files: ~200 rotations; a
   // large queue so that the only way to lose a line would be the rotation.
-  AgentRun agent({"--output", path_, "--probes", "syscalls", "--slow", "0", "--pid",
-                  std::to_string(trig.pid), "--interval", "1s", "--max-size", "64KiB",
-                  "--max-backups", "100000", "--queue-size", "256MiB"},
-                 dir_ + "/../ksight_out_rot.err");
-  ASSERT_TRUE(Eventually([&] { return FileHas(path_, IsRunning); })) << agent.Stderr();
+  Agent agent({"--output", path_, "--probes", "syscalls", "--slow", "0", "--pid",
+               std::to_string(trig.pid), "--interval", "1s", "--max-size", "64KiB", "--max-backups",
+               "100000", "--queue-size", "256MiB"},
+              "out_rot");
+  ASSERT_TRUE(agent.WaitRunning());
   trig.Go();
   EXPECT_EQ(trig.Wait(), 0);
-  EXPECT_EQ(agent.Stop(), 0) << agent.Stderr();
+  EXPECT_EQ(agent.Stop(), 0);
 
   // Oldest backup first (the highest N), then .1, then the current file.
   uint32_t backups = 0;
@@ -181,25 +97,21 @@ TEST_F(OutputTest, LogrotateRenameAndSigusr1LoseNothing) {
   KS_REQUIRE_ROOT();
   Child trig = Child::Spawn({Trigger("syscall_trigger"), "-w", "-g", "150000"}, true, true);
   ASSERT_FALSE(trig.ReadLine().empty());
-  AgentRun agent({"--output", path_, "--probes", "syscalls", "--slow", "0", "--pid",
-                  std::to_string(trig.pid), "--interval", "1s", "--max-size", "0"},
-                 dir_ + "/../ksight_out_usr1.err");
-  ASSERT_TRUE(Eventually([&] { return FileHas(path_, IsRunning); })) << agent.Stderr();
+  Agent agent({"--output", path_, "--probes", "syscalls", "--slow", "0", "--pid",
+               std::to_string(trig.pid), "--interval", "1s", "--max-size", "0"},
+              "out_usr1");
+  ASSERT_TRUE(agent.WaitRunning());
   trig.Go();
   // While the flood is being written: rename (logrotate `create`), then SIGUSR1.
-  ASSERT_TRUE(Eventually([&] {
-    return FileHas(path_, [](const json& j) { return j["event"]["type"] == "syscall"; });
-  }));
+  ASSERT_TRUE(agent.WaitFor([](const json& j) { return j["event"]["type"] == "syscall"; }, 30s,
+                            "a first syscall record of the flood"));
   const std::string rotated = path_ + ".rotated";
   ASSERT_EQ(::rename(path_.c_str(), rotated.c_str()), 0);
   ASSERT_EQ(::kill(agent.pid(), SIGUSR1), 0);
-  ASSERT_TRUE(Eventually([&] {
-    return FileHas(path_, [](const json& j) {
-      return j["event"]["type"] == "agent.status" && j["status"]["state"] == "reopened";
-    });
-  })) << agent.Stderr();
+  ASSERT_TRUE(agent.WaitFor([](const json& j) { return IsStatus(j, "reopened"); }, 30s,
+                            "an agent.status reopened record in the new file after SIGUSR1"));
   EXPECT_EQ(trig.Wait(), 0);
-  EXPECT_EQ(agent.Stop(), 0) << agent.Stderr();
+  EXPECT_EQ(agent.Stop(), 0);
 
   const auto old_recs = ReadRecords(rotated);
   const auto new_recs = ReadRecords(path_);
@@ -234,25 +146,24 @@ TEST_F(OutputTest, DiskFullIsCountedAndWritingResumes) {
   }
   Child trig = Child::Spawn({Trigger("syscall_trigger"), "-w", "-g", "20000"}, true, true);
   ASSERT_FALSE(trig.ReadLine().empty());
-  const std::string err = ::testing::TempDir() + "/ksight_out_enospc.err";
-  AgentRun agent({"--output", path_, "--probes", "syscalls", "--slow", "0", "--pid",
-                  std::to_string(trig.pid), "--interval", "1s", "--max-size", "0"},
-                 err);
-  ASSERT_TRUE(Eventually([&] { return FileHas(path_, IsRunning); })) << agent.Stderr();
+  Agent agent({"--output", path_, "--probes", "syscalls", "--slow", "0", "--pid",
+               std::to_string(trig.pid), "--interval", "1s", "--max-size", "0"},
+              "out_enospc");
+  ASSERT_TRUE(agent.WaitRunning());
   trig.Go();
   EXPECT_EQ(trig.Wait(), 0);
   // ~9 MB of records into ~300 KiB of space: the sink reports the full disk.
-  ASSERT_TRUE(Eventually([&] { return agent.Stderr().find("disk_full") != std::string::npos; }))
-      << agent.Stderr();
+  ASSERT_TRUE(WaitUntil([&] { return agent.Stderr().find("disk_full") != std::string::npos; },
+                        "a disk_full line on the agent's stderr"));
   EXPECT_TRUE(agent.Alive());
   ASSERT_EQ(::unlink(filler.c_str()), 0);
   // Space is back: the agent resumes and reports the loss in the stream.
-  ASSERT_TRUE(Eventually([&] {
-    return FileHas(path_, [](const json& j) {
-      return j["event"]["type"] == "agent.loss" && j["loss"]["reason"] == "disk_full";
-    });
-  })) << agent.Stderr();
-  EXPECT_EQ(agent.Stop(), 0) << agent.Stderr();
+  ASSERT_TRUE(agent.WaitFor(
+      [](const json& j) {
+        return j["event"]["type"] == "agent.loss" && j["loss"]["reason"] == "disk_full";
+      },
+      30s, "an agent.loss disk_full record once space was back"));
+  EXPECT_EQ(agent.Stop(), 0);
 
   const auto recs = ReadRecords(path_);  // every line whole
   ASSERT_FALSE(recs.empty());
@@ -291,26 +202,26 @@ TEST_F(OutputTest, StalledSinkDropsQueueFullWithBoundedMemory) {
   ASSERT_EQ(::pipe2(pfd, O_CLOEXEC), 0);  // nobody reads pfd[0]
   Child trig = Child::Spawn({Trigger("syscall_trigger"), "-w", "-g", "200000"}, true, true);
   ASSERT_FALSE(trig.ReadLine().empty());
-  AgentRun agent({"--output", path_, "--output", "-", "--probes", "syscalls", "--slow", "0",
-                  "--pid", std::to_string(trig.pid), "--interval", "1s", "--queue-size", "1MiB"},
-                 ::testing::TempDir() + "/ksight_out_stall.err", pfd[1]);
-  ASSERT_TRUE(Eventually([&] { return FileHas(path_, IsRunning); })) << agent.Stderr();
+  Agent agent({"--output", path_, "--output", "-", "--probes", "syscalls", "--slow", "0", "--pid",
+               std::to_string(trig.pid), "--interval", "1s", "--queue-size", "1MiB"},
+              "out_stall", pfd[1]);
+  ASSERT_TRUE(agent.WaitRunning());
   trig.Go();
   EXPECT_EQ(trig.Wait(), 0);
   // The flood (~90 MB of lines for each sink) is over once a heartbeat counts it.
-  ASSERT_TRUE(Eventually([&] {
-    return FileHas(path_, [](const json& j) {
-      if (j["event"]["type"] != "agent.heartbeat") return false;
-      const json& c = j["counters"]["syscalls"]["sinks"]["stdout"];
-      return c["dropped_by_reason"].value("queue_full", uint64_t{0}) > 100000;
-    });
-  })) << agent.Stderr();
+  ASSERT_TRUE(agent.WaitFor(
+      [](const json& j) {
+        if (j["event"]["type"] != "agent.heartbeat") return false;
+        const json& c = j["counters"]["syscalls"]["sinks"]["stdout"];
+        return c["dropped_by_reason"].value("queue_full", uint64_t{0}) > 100000;
+      },
+      30s, "a heartbeat counting > 100000 queue_full drops on the stalled stdout"));
   // Peak resident memory stays far below what the unread lines would need.
   const uint64_t hwm_kb = ProcStatusKb(agent.pid(), "VmHWM");
   EXPECT_GT(hwm_kb, 0u);
   std::cout << "agent peak RSS (VmHWM): " << hwm_kb << " KiB\n";
   EXPECT_LT(hwm_kb, 64u * 1024) << "peak RSS " << hwm_kb << " KiB";
-  EXPECT_EQ(agent.Stop(), 0) << agent.Stderr();
+  EXPECT_EQ(agent.Stop(), 0);
   ::close(pfd[0]);
   ::close(pfd[1]);
 
@@ -349,28 +260,30 @@ TEST_F(OutputTest, SighupReloadsOutputsAndKeepsRunningOnErrors) {
   const std::string second = dir_ + "/second.jsonl";
   std::ofstream(conf) << "probes = [\"syscalls\"]\ninterval = \"1s\"\noutput = \"" << path_
                       << "\"\n";
-  AgentRun agent({"--config", conf}, ::testing::TempDir() + "/ksight_out_hup.err");
-  ASSERT_TRUE(Eventually([&] { return FileHas(path_, IsRunning); })) << agent.Stderr();
+  Agent agent({"--config", conf}, "out_hup", -1, path_);
+  ASSERT_TRUE(agent.WaitRunning());
   auto status = [](const std::string& state) {
-    return [state](const json& j) {
-      return j["event"]["type"] == "agent.status" && j["status"]["state"] == state;
-    };
+    return [state](const json& j) { return IsStatus(j, state); };
   };
   // A second sink and a probe setting: the sink starts, the probe setting waits for a restart.
   std::ofstream(conf) << "probes = [\"syscalls\"]\ninterval = \"1s\"\noutput = [\"" << path_
                       << "\", \"" << second << "\"]\n[syscalls]\nslow = \"5ms\"\n";
   ASSERT_EQ(::kill(agent.pid(), SIGHUP), 0);
-  ASSERT_TRUE(Eventually([&] { return FileHas(second, status("reloaded")); })) << agent.Stderr();
-  ASSERT_TRUE(Eventually([&] {
-    return FileHas(second, [](const json& j) { return j["event"]["type"] == "agent.heartbeat"; });
-  }));
+  ASSERT_TRUE(WaitUntil([&] { return FileHas(second, status("reloaded")); },
+                        "an agent.status reloaded record in the new sink after SIGHUP"));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return FileHas(second,
+                       [](const json& j) { return j["event"]["type"] == "agent.heartbeat"; });
+      },
+      "a heartbeat in the new sink"));
   // A broken file: one clear line, an agent.status, and the agent goes on as it was.
   std::ofstream(conf) << "interval = [\n";
   ASSERT_EQ(::kill(agent.pid(), SIGHUP), 0);
-  ASSERT_TRUE(Eventually([&] { return FileHas(second, status("reload_failed")); }))
-      << agent.Stderr();
+  ASSERT_TRUE(WaitUntil([&] { return FileHas(second, status("reload_failed")); },
+                        "an agent.status reload_failed record after a broken config"));
   EXPECT_TRUE(agent.Alive());
-  EXPECT_EQ(agent.Stop(), 0) << agent.Stderr();
+  EXPECT_EQ(agent.Stop(), 0);
   EXPECT_NE(agent.Stderr().find("config not reloaded, still running with the previous one"),
             std::string::npos);
 

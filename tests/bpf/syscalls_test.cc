@@ -1,5 +1,9 @@
 // Root tests of the syscalls probe against the real kernel: exact counts from
 // a trigger program, the slow-call record, filters, and loss accounting.
+#include <fcntl.h>
+#include <sys/syscall.h>
+
+#include <cerrno>
 #include <cstdlib>
 #include <string>
 
@@ -10,6 +14,13 @@ namespace {
 
 constexpr int kGetppid = 5000;
 constexpr int kEnoent = 37;
+constexpr int kSleepMs = 200;  // the trigger's one slow call (the workload, not a wait)
+
+// The trigger's last line: "done getppid=N enoent=M sleep_ms=S".
+std::string DoneLine(int getppid, int enoent, int sleep_ms) {
+  return "done getppid=" + std::to_string(getppid) + " enoent=" + std::to_string(enoent) +
+         " sleep_ms=" + std::to_string(sleep_ms);
+}
 
 struct Counts {
   uint64_t getppid = 0, openat = 0, openat_errors = 0, enoent = 0;
@@ -36,7 +47,7 @@ Counts StatsFor(const std::vector<json>& recs, int pid) {
 TEST(SyscallsProbe, ExactCountsSlowCallAndPidFilter) {
   KS_REQUIRE_ROOT();
   Child trig = Child::Spawn({Trigger("syscall_trigger"), "-w", "-g", std::to_string(kGetppid), "-e",
-                             std::to_string(kEnoent), "-s", "200"},
+                             std::to_string(kEnoent), "-s", std::to_string(kSleepMs)},
                             true, true);
   Child other = Child::Spawn({Trigger("syscall_trigger"), "-w", "-g", "100"}, true, true);
   const int tpid = trig.pid, opid = other.pid;  // Wait() forgets them
@@ -48,7 +59,7 @@ TEST(SyscallsProbe, ExactCountsSlowCallAndPidFilter) {
   ASSERT_TRUE(agent.WaitRunning());
   trig.Go();
   other.Go();
-  EXPECT_EQ(trig.ReadLine(30s), "done getppid=5000 enoent=37 sleep_ms=200");
+  EXPECT_EQ(trig.ReadLine(30s), DoneLine(kGetppid, kEnoent, kSleepMs));
   EXPECT_EQ(trig.Wait(), 0);
   EXPECT_EQ(other.Wait(), 0);
   EXPECT_EQ(agent.Stop(), 0);
@@ -60,14 +71,15 @@ TEST(SyscallsProbe, ExactCountsSlowCallAndPidFilter) {
   EXPECT_EQ(c.openat_errors, static_cast<uint64_t>(kEnoent));
   EXPECT_EQ(c.enoent, static_cast<uint64_t>(kEnoent));
 
-  // Exactly one slow call: the 200 ms nanosleep.
+  // Exactly one slow call: the trigger's nanosleep.
   std::vector<json> slow;
   for (const auto& r : OfType(recs, "syscall")) {
     EXPECT_EQ(r["process"]["pid"], tpid);
     if (r["syscall"]["name"] == "nanosleep") slow.push_back(r);
   }
   ASSERT_EQ(slow.size(), 1u);
-  EXPECT_GE(slow[0]["syscall"]["latency_ns"].get<uint64_t>(), 200000000u);
+  EXPECT_GE(slow[0]["syscall"]["latency_ns"].get<uint64_t>(), uint64_t{kSleepMs} * 1000000);
+  EXPECT_EQ(slow[0]["syscall"]["nr"], SYS_nanosleep);
   EXPECT_EQ(slow[0]["syscall"]["ret"], 0);
   EXPECT_EQ(slow[0]["syscall"]["reasons"], json::array({"slow"}));
   EXPECT_EQ(slow[0]["process"]["comm"], "syscall_trigger");
@@ -94,7 +106,9 @@ TEST(SyscallsProbe, ExactCountsSlowCallAndPidFilter) {
 
 TEST(SyscallsProbe, WatchedErrnoGivesOneRecordPerFailure) {
   KS_REQUIRE_ROOT();
-  Child trig = Child::Spawn({Trigger("syscall_trigger"), "-w", "-e", "9"}, true, true);
+  constexpr int kFailures = 9;
+  Child trig =
+      Child::Spawn({Trigger("syscall_trigger"), "-w", "-e", std::to_string(kFailures)}, true, true);
   ASSERT_FALSE(trig.ReadLine().empty());
   Agent agent(
       {"--probes", "syscalls", "--pid", std::to_string(trig.pid), "--watch-errno", "ENOENT"});
@@ -106,12 +120,13 @@ TEST(SyscallsProbe, WatchedErrnoGivesOneRecordPerFailure) {
   for (const auto& r : OfType(agent.Records(), "syscall")) {
     if (r["syscall"]["name"] != "openat") continue;
     ++n;
+    EXPECT_EQ(r["syscall"]["nr"], SYS_openat);
     EXPECT_EQ(r["syscall"]["errno"], "ENOENT");
-    EXPECT_EQ(r["syscall"]["ret"], -2);
+    EXPECT_EQ(r["syscall"]["ret"], -ENOENT);
     EXPECT_EQ(r["syscall"]["reasons"], json::array({"errno"}));
-    EXPECT_EQ(r["syscall"]["args"][2], 0);  // O_RDONLY
+    EXPECT_EQ(r["syscall"]["args"][2], O_RDONLY);
   }
-  EXPECT_EQ(n, 9);
+  EXPECT_EQ(n, kFailures);
 }
 
 TEST(SyscallsProbe, LossIsCountedNeverSilent) {

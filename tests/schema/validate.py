@@ -10,7 +10,13 @@ import json
 import os
 import sys
 
-import jsonschema
+try:
+    import jsonschema
+except ImportError:
+    # A missing validator is a failure, never a skip: tools/install-deps.sh test installs it.
+    print("validate.py: python3-jsonschema is not installed (tools/install-deps.sh test)",
+          file=sys.stderr)
+    sys.exit(2)
 
 
 def main():

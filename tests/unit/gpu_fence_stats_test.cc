@@ -5,7 +5,9 @@
 
 #include <cstring>
 
-#include "core/histogram.h"
+extern "C" {
+#include "ksight_log2.h"
+}
 
 namespace ksight::gpu {
 namespace {
@@ -14,7 +16,7 @@ namespace {
 void Add(ks_gpu_lat& l, uint64_t v) {
   l.count++;
   l.sum_ns += v;
-  l.hist[Log2Bucket(v, KS_GPU_HIST_SLOTS)]++;
+  l.hist[ks_log2_slot(v, KS_GPU_HIST_SLOTS)]++;
   if (v > l.max_ns) l.max_ns = v;
 }
 
@@ -58,17 +60,22 @@ TEST(GpuFenceStats, RecreatedEntryStartsFromZero) {
   EXPECT_EQ(d.emit_to_signal.max_ns, 300u);
 }
 
-TEST(GpuFenceStats, BucketAheadOfCountIsNotNegative) {
-  // The BPF side adds count, sum and bucket with separate atomic adds, and an entry can be
-  // re-created between two reads: a bucket below its previous value must not wrap around.
+TEST(GpuFenceStats, BucketBelowItsPreviousValueIsANewSeries) {
+  // The entry was re-created between two reads and already has more fences than the old one
+  // had: the count grew, but a bucket went back. The delta is the new entry, not a bucket
+  // clamped to zero next to a count taken from the old entry.
   Latency prev, cur;
   prev.count = 3;
+  prev.sum_ns = 48;
   prev.hist[4] = 3;
   cur.count = 4;
-  cur.hist[4] = 2;  // torn read
+  cur.sum_ns = 96;
+  cur.hist[4] = 2;
   cur.hist[5] = 2;
   const Latency d = LatencyDelta(cur, prev);
-  EXPECT_EQ(d.hist[4], 0u);
+  EXPECT_EQ(d.count, 4u);
+  EXPECT_EQ(d.sum_ns, 96u);
+  EXPECT_EQ(d.hist[4], 2u);
   EXPECT_EQ(d.hist[5], 2u);
 }
 

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include "../bpf/harness.h"  // WaitUntil
 #include "core/output.h"
 
 namespace ksight {
@@ -180,7 +181,9 @@ TEST(OutputQueue, DiskFullCountsWholeLinesCutsThePartialOneAndRecovers) {
     std::lock_guard lk(st->mu);
     st->fail_errno = 0;
   }
-  std::this_thread::sleep_for(150ms);  // longer than the first backoff (100ms); not an assertion
+  // The rest is a timer (min_backoff, 100 ms, not re-armed while resting): let it run out.
+  // A duration the product defines, not a wait for another thread to do something.
+  std::this_thread::sleep_for(150ms);
   Emit(out, p, 3);
   ASSERT_TRUE(out.Settle(10s));
   snap = out.Snapshot();
@@ -199,8 +202,15 @@ TEST(OutputQueue, BackpressureWaitsForRoomWithinTheBudget) {
   out.AddSink(std::make_unique<FakeSink>(st), 64 * 1024);
   const ProbeId p = out.RegisterProbe("t");
   out.AllowWait(60s);  // far more than the writer needs once released
+  // Release the sink only once the queue is full (nothing drains while it is held), so that
+  // End() must have waited for room rather than the release beating the emitter to it.
   std::thread release([&] {
-    std::this_thread::sleep_for(50ms);
+    EXPECT_TRUE(test::WaitUntil(
+        [&] {
+          const SinkSnapshot q = out.Snapshot().sinks[0];
+          return q.queued_bytes + 1024 > q.queue_size;  // no room for another ~300-byte line
+        },
+        "a full queue behind the held sink", 30s, 1ms));
     Release(st);
   });
   Emit(out, p, 2000);  // ~600 KB through a 64 KiB queue: End() waits for room

@@ -59,6 +59,40 @@ ksight_timeout() {
 	timeout -s KILL "$_kt" "$@"
 }
 
+# ksight_wait_until SECS CMD...: poll CMD (every 0.1 s) until it succeeds; rc 1 if it
+# still fails after SECS seconds. The one way the plans wait for something (an agent to
+# start or exit, a listener, a record): never a fixed sleep. SECS bounds a hung run, it
+# is not an assertion on speed; the caller fails the check naming what did not happen.
+ksight_wait_until() {
+	_kw_n=$(($1 * 10))
+	shift
+	while ! "$@"; do
+		[ "$_kw_n" -gt 0 ] || return 1
+		sleep 0.1 # the poll period
+		_kw_n=$((_kw_n - 1))
+	done
+	return 0
+}
+
+# ksight_has FILE PATTERN: FILE exists and has a line matching PATTERN (for ksight_wait_until).
+ksight_has() { grep -q "$2" "$1" 2>/dev/null; }
+
+# ksight_alive PID: the process still runs (ksight_wait_until ... ksight_gone PID to wait for exit).
+ksight_alive() { kill -0 "$1" 2>/dev/null; }
+ksight_gone() { ! kill -0 "$1" 2>/dev/null; }
+
+# ksight_count FILE PATTERN: how many lines of FILE match PATTERN (0 if none or no file).
+ksight_count() {
+	_kc=$(grep -c "$2" "$1" 2>/dev/null)
+	printf '%s\n' "${_kc:-0}"
+}
+
+# ksight_listening PORT: a TCP socket listens on PORT (decimal) in this namespace.
+ksight_listening() {
+	awk -v p="$(printf ':%04X' "$1")" 'FNR > 1 && $4 == "0A" && substr($2, length($2) - 4) == p { f = 1 }
+		END { exit !f }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
 # The tracefs mount point (prints nothing if there is none).
 ksight_tracefs() {
 	for _kt_d in /sys/kernel/tracing /sys/kernel/debug/tracing; do

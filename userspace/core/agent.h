@@ -13,6 +13,9 @@ enum ExitCode : int {
   kExitOk = 0,
   kExitRuntime = 1,  // no privileges, nothing can run, output unusable
   kExitUsage = 2,    // bad flag or config
+  // A bug: an exception reached main() (one "ksight: internal error: ..." line on stderr).
+  // 70 is EX_SOFTWARE of sysexits.h.
+  kExitInternal = 70,
 };
 
 // Reads the config again (file + the original flags, validated) on SIGHUP.

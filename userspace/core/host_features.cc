@@ -9,6 +9,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include <charconv>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -25,7 +26,14 @@ uint64_t CapEff() {
   std::ifstream in("/proc/self/status");
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("CapEff:", 0) == 0) return std::stoull(line.substr(7), nullptr, 16);
+    if (line.rfind("CapEff:", 0) != 0) continue;
+    // "CapEff:\t000001ffffffffff"; unparsable reads as no capability (from_chars never throws).
+    std::string_view v(line);
+    v.remove_prefix(7);
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    uint64_t caps = 0;
+    std::from_chars(v.data(), v.data() + v.size(), caps, 16);
+    return caps;
   }
   return 0;
 }

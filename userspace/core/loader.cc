@@ -19,6 +19,18 @@ Status SetRingSize(bpf_map* ring, uint32_t bytes) {
   return {};
 }
 
+Status SetAutoload(bpf_program* prog, bool on) {
+  if (int r = bpf_program__set_autoload(prog, on))
+    return LibbpfError(fmt::format("autoload of {}", bpf_program__name(prog)), r);
+  return {};
+}
+
+Status SetAutocreate(bpf_map* map, bool on) {
+  if (int r = bpf_map__set_autocreate(map, on))
+    return LibbpfError(fmt::format("autocreate of map {}", bpf_map__name(map)), r);
+  return {};
+}
+
 Status FillFilterMaps(bpf_object* obj, const Filters& f) {
   const uint8_t one = 1;
   auto map_fd = [&](const char* name) -> int {

@@ -1,5 +1,5 @@
 // loader.h - libbpf helpers shared by every probe: RAII ownership of
-// skeletons and ring buffers, common .rodata settings, filter maps, the
+// skeletons, ring buffers and links, common .rodata settings, filter maps, the
 // per-CPU loss counters, and errors as values with libbpf's context.
 #pragma once
 
@@ -31,6 +31,12 @@ struct RingBufferDeleter {
 };
 using RingBufferPtr = std::unique_ptr<ring_buffer, RingBufferDeleter>;
 
+// An attached program: destroying the link detaches it.
+struct LinkDeleter {
+  void operator()(bpf_link* l) const { bpf_link__destroy(l); }
+};
+using LinkPtr = std::unique_ptr<bpf_link, LinkDeleter>;
+
 // A libbpf call's negative return (libbpf 1.x: -errno) as a Status.
 Status LibbpfError(std::string_view what, int ret);
 
@@ -49,14 +55,19 @@ void SetCommonRodata(Rodata* ro, const ProbeContext& ctx) {
 // Size a ring map before load.
 Status SetRingSize(bpf_map* ring, uint32_t bytes);
 
+// Before load: load this program or not / create this map or not (libbpf
+// refuses once the object is loaded: that is a bug worth an error).
+Status SetAutoload(bpf_program* prog, bool on);
+Status SetAutocreate(bpf_map* map, bool on);
+
 // Fill the ks_filter_* maps of a loaded object.
 Status FillFilterMaps(bpf_object* obj, const Filters& f);
 
 // Sum the per-CPU ks_counters map of a loaded object.
 BpfTotals ReadCounters(const bpf_map* counters);
 
-// Sum a per-CPU map value of n u64 fields laid out as a struct.
-// values: scratch of libbpf_num_possible_cpus() * value_size bytes.
+// libbpf_num_possible_cpus(), read once; 1 when libbpf cannot tell (a per-CPU
+// map value is this many slots).
 int PossibleCpus();
 
 // Route libbpf's messages into spdlog (debug and info at debug level).

@@ -26,6 +26,9 @@ const std::vector<MetricFamilyDef>& MetricFamilies() {
        "Records lost, per probe and reason (every reason is listed)."},
       {metrics::kAggregationLost, T::kCounter,
        "In-kernel aggregation updates lost because a BPF map was full, per probe."},
+      {metrics::kRingRecordsMalformed, T::kCounter,
+       "Ring records a probe could not decode (short, size, type, misaligned), per probe and "
+       "reason: a BPF object that disagrees with the agent."},
   };
   static const std::vector<MetricFamilyDef> kProcess = {
       {metrics::kHeartbeat, T::kGauge,

@@ -30,6 +30,7 @@ inline constexpr std::string_view kEventsSeen = "ksight_events_seen_total";
 inline constexpr std::string_view kEventsEmitted = "ksight_events_emitted_total";
 inline constexpr std::string_view kEventsDropped = "ksight_events_dropped_total";
 inline constexpr std::string_view kAggregationLost = "ksight_aggregation_lost_total";
+inline constexpr std::string_view kRingRecordsMalformed = "ksight_ring_records_malformed_total";
 inline constexpr std::string_view kHeartbeat = "ksight_heartbeat_timestamp_seconds";
 inline constexpr std::string_view kCpuSeconds = "process_cpu_seconds_total";
 inline constexpr std::string_view kResidentBytes = "process_resident_memory_bytes";

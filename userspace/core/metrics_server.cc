@@ -56,11 +56,16 @@ std::string BindError(const ListenAddr& a) {
       continue;
     }
     const int yes = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    // Without SO_REUSEADDR a port in TIME_WAIT would read as "in use": fail on its own error.
+    if (::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes)) != 0) {
+      err = errno;
+      (void)::close(fd);
+      break;
+    }
     const int r = ::bind(fd, ai->ai_addr, ai->ai_addrlen);
     err = r == 0 ? 0 : errno;
     if (r == 0 && ::listen(fd, 1) != 0) err = errno;
-    ::close(fd);
+    (void)::close(fd);  // a trial socket: nothing to lose
     if (err) break;
   }
   ::freeaddrinfo(res);

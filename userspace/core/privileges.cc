@@ -52,9 +52,11 @@ bool ProcHidePid() {
 bool LowerEffective(cap_t cur, const std::vector<cap_value_t>& keep) {
   CapPtr t(cap_dup(cur));
   if (!t) return false;
-  cap_clear_flag(t.get(), CAP_EFFECTIVE);
-  if (!keep.empty())
-    cap_set_flag(t.get(), CAP_EFFECTIVE, static_cast<int>(keep.size()), keep.data(), CAP_SET);
+  if (cap_clear_flag(t.get(), CAP_EFFECTIVE) != 0) return false;
+  if (!keep.empty() && cap_set_flag(t.get(), CAP_EFFECTIVE, static_cast<int>(keep.size()),
+                                    keep.data(), CAP_SET) != 0) {
+    return false;
+  }
   return cap_set_proc(t.get()) == 0;
 }
 
@@ -107,16 +109,21 @@ Result<CapabilityDrop> DropCapabilities(int map_fd) {
       if (CAP_IS_SUPPORTED(c) && cap_drop_bound(c) != 0) out.bounding_dropped = false;
     }
   }
-  cap_reset_ambient();
+  // Fails only where the kernel has no ambient set (before 4.3); the ambient set is a subset
+  // of the permitted one, which cap_set_proc() below empties of everything else anyway.
+  (void)cap_reset_ambient();
   CapPtr fin(cap_init());
   if (!fin) return Status::Errno("cap_init", errno);
   if (!keep.empty()) {
     const int n = static_cast<int>(keep.size());
-    cap_set_flag(fin.get(), CAP_PERMITTED, n, keep.data(), CAP_SET);
-    cap_set_flag(fin.get(), CAP_EFFECTIVE, n, keep.data(), CAP_SET);
+    if (cap_set_flag(fin.get(), CAP_PERMITTED, n, keep.data(), CAP_SET) != 0 ||
+        cap_set_flag(fin.get(), CAP_EFFECTIVE, n, keep.data(), CAP_SET) != 0) {
+      return Status::Errno("building the capability set to keep", errno);
+    }
   }
   if (cap_set_proc(fin.get()) != 0) return Status::Errno("dropping capabilities", errno);
-  ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+    return Status::Errno("capabilities dropped, but setting no_new_privs failed", errno);
   return out;
 }
 

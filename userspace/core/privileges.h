@@ -3,16 +3,21 @@
 //
 // After attach the run reads ring buffers (mmap'd, no capability), reads and
 // deletes entries of its own BPF maps through fds it already holds, reads
-// /proc/<pid>/cgroup (world-readable), and writes the output file it opened.
-// So it keeps nothing, except:
+// /proc/<pid>/cgroup (world-readable), serves /metrics on the socket bound
+// before attach, and writes its output files as uid 0 in directories root owns
+// (the writer threads rotate, reopen and compress them; SIGHUP reads the
+// config file again). So it keeps nothing, except:
 //   CAP_BPF (CAP_SYS_ADMIN before 5.8)  when the kernel gates every bpf()
 //       call on it (before 6.5 with kernel.unprivileged_bpf_disabled set):
 //       learnt by trying a map call with the capability lowered;
 //   CAP_SYS_PTRACE  when /proc is mounted with hidepid (other users'
 //       processes are hidden without it).
 // The bounding set is cut to the same set (when CAP_SETPCAP allows it), the
-// ambient set is cleared and no_new_privs is set. Capabilities are per
-// thread: call it before any other thread is started.
+// ambient set is cleared and no_new_privs is set (an error when that fails,
+// after the capabilities are gone). Capabilities are per thread and this
+// changes the calling thread only: call it on the agent thread. Helper threads
+// (core/thread.h) drop every capability themselves when they start, so they
+// may already run; a thread started any other way keeps what it inherited.
 #pragma once
 
 #include <string>

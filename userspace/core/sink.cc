@@ -8,8 +8,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 #include <thread>
@@ -20,6 +22,12 @@
 
 namespace ksight {
 namespace {
+
+// A backup or temp file that cannot be removed stays on disk past the budget: say so.
+void UnlinkOrWarn(const std::string& path) {
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
+    spdlog::warn("cannot remove {}: {}", path, std::strerror(errno));
+}
 
 // The write loop shared by every fd-based sink: whole buffer or an error.
 size_t WriteAll(const Sink& s, int fd, std::string_view data, Status& err) {
@@ -88,11 +96,11 @@ Result<int> OpenChecked(const std::string& path, unsigned mode, uint64_t* size) 
   }
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
+    (void)::close(fd);  // nothing was written to it: close cannot lose data
     return Status::Error(fmt::format("refusing output {}: not a regular file", path));
   }
   if (st.st_uid != ::geteuid()) {
-    ::close(fd);
+    (void)::close(fd);  // nothing was written to it
     return Status::Error(
         fmt::format("refusing output {}: owned by uid {}, not by this agent (uid "
                     "{}); remove it or choose another path",
@@ -125,7 +133,8 @@ class FileSink : public Sink {
     }
     cv_.notify_all();
     if (compressor_.joinable()) compressor_.join();
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ >= 0 && ::close(fd_) != 0)
+      spdlog::warn("closing {}: {} (its last lines may be lost)", path_, std::strerror(errno));
   }
   FileSink(const FileSink&) = delete;
   FileSink& operator=(const FileSink&) = delete;
@@ -177,7 +186,12 @@ class FileSink : public Sink {
     uint64_t size = 0;
     auto fd = OpenChecked(path_, opt_.mode, &size);
     if (!fd) return fd.status();
-    ::close(fd_);
+    // close() can report a write error the kernel deferred (EIO, ENOSPC on NFS): the lines
+    // are gone by then, but say so.
+    if (::close(fd_) != 0) {
+      spdlog::warn("closing the previous {}: {} (its last lines may be lost)", path_,
+                   std::strerror(errno));
+    }
     fd_ = *fd;
     size_.store(size);
     open_pending_ = false;
@@ -227,12 +241,12 @@ class FileSink : public Sink {
       const std::string tmp = TmpName(id);
       lk.unlock();  // never hold the lock while compressing: the writer rotates meanwhile
       Status st = GzipFile(fd, tmp, opt_.mode);
-      ::close(fd);
+      (void)::close(fd);  // read-only
       const uint64_t csize = FileSize(tmp);
       lk.lock();
       if (st.ok()) st = backups_.FinishCompression(id, tmp, csize);
       if (!st.ok()) {
-        ::unlink(tmp.c_str());
+        UnlinkOrWarn(tmp);
         spdlog::warn("compressing a backup of {} failed (kept uncompressed): {}", path_,
                      st.message());
         continue;
@@ -285,7 +299,8 @@ Result<std::unique_ptr<Sink>> OpenFileSink(const std::string& path, const FileSi
                         "another --output)",
                         dir.string(), ec.message()));
       }
-      ::chmod(dir.c_str(), 0750);
+      if (::chmod(dir.c_str(), 0750) != 0)
+        spdlog::warn("cannot set mode 0750 on {}: {}", dir.string(), std::strerror(errno));
     }
   }
   uint64_t size = 0;
@@ -309,7 +324,9 @@ void BackupSet::Scan() {
   const std::string tmp_prefix = "." + p.filename().string() + ".";
   std::error_code ec;
   std::vector<Entry> found;
-  for (const auto& de : fs::directory_iterator(dir, ec)) {
+  // Not a range-for: its operator++ throws on a read error; increment(ec) does not.
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const fs::directory_entry& de = *it;
     const std::string n = de.path().filename().string();
     if (n.rfind(tmp_prefix, 0) == 0 && n.size() > 7 && n.ends_with(".gz.tmp")) {
       fs::remove(de.path(), ec);  // a compression cut short by a stop
@@ -326,7 +343,8 @@ void BackupSet::Scan() {
     if (rest.empty() || rest.size() > 9 ||
         !std::all_of(rest.begin(), rest.end(), [](char c) { return c >= '0' && c <= '9'; }))
       continue;
-    const auto idx = static_cast<uint32_t>(std::stoul(std::string(rest)));
+    uint32_t idx = 0;  // at most 9 digits: fits
+    std::from_chars(rest.data(), rest.data() + rest.size(), idx);
     if (idx == 0 || !de.is_regular_file(ec) || de.is_symlink(ec)) continue;
     found.push_back({0, idx, gz, FileSize(de.path().string())});
   }
@@ -336,7 +354,7 @@ void BackupSet::Scan() {
   for (auto& e : found) {
     if (!entries_.empty() && entries_.back().index == e.index) {
       // base.N and base.N.gz: a compression was cut short; keep the original.
-      ::unlink(Name(e.index, true).c_str());
+      UnlinkOrWarn(Name(e.index, true));
       continue;
     }
     e.id = next_id_++;
@@ -350,7 +368,7 @@ Status BackupSet::Shift(uint32_t max_backups) {
     Entry& e = *it;
     const std::string from = Name(e.index, e.compressed);
     if (e.index + 1 > max_backups) {
-      ::unlink(from.c_str());
+      UnlinkOrWarn(from);
       it = decltype(it)(entries_.erase(std::next(it).base()));
       continue;
     }
@@ -374,7 +392,7 @@ size_t BackupSet::EnforceBudget(uint64_t current_size, uint64_t max_total) {
   if (max_total == 0) return 0;
   size_t n = 0;
   while (!entries_.empty() && current_size + total_size() > max_total) {
-    ::unlink(Name(entries_.back().index, entries_.back().compressed).c_str());
+    UnlinkOrWarn(Name(entries_.back().index, entries_.back().compressed));
     entries_.pop_back();
     ++n;
   }
@@ -395,7 +413,7 @@ Status BackupSet::FinishCompression(uint64_t id, const std::string& tmp, uint64_
     const std::string dst = Name(e.index, true);
     if (::rename(tmp.c_str(), dst.c_str()) != 0)
       return Status::Errno(fmt::format("rename {} -> {}", tmp, dst), errno);
-    ::unlink(Name(e.index, false).c_str());
+    UnlinkOrWarn(Name(e.index, false));
     e.compressed = true;
     e.size = compressed_size;
     return {};
@@ -414,7 +432,7 @@ Status GzipFile(int src_fd, const std::string& dst, unsigned mode) {
   if (out < 0) return Status::Errno(fmt::format("create {}", dst), errno);
   gzFile gz = gzdopen(out, "wb6");
   if (!gz) {
-    ::close(out);
+    (void)::close(out);  // nothing written yet
     return Status::Error(fmt::format("gzdopen {}", dst));
   }
   std::vector<char> buf(size_t{256} << 10);
@@ -434,7 +452,9 @@ Status GzipFile(int src_fd, const std::string& dst, unsigned mode) {
     }
   }
   if (gzclose(gz) != Z_OK && st.ok()) st = Status::Error(fmt::format("gzclose {}", dst));
-  if (st.ok()) ::chmod(dst.c_str(), static_cast<mode_t>(mode));
+  // Created 0600; the backup gets the file mode readers expect (a shipper's group).
+  if (st.ok() && ::chmod(dst.c_str(), static_cast<mode_t>(mode)) != 0)
+    st = Status::Errno(fmt::format("chmod {}", dst), errno);
   return st;
 }
 

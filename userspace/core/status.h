@@ -1,5 +1,7 @@
 // status.h - errors as values: Status (ok or an error with errno and context)
 // and Result<T> (a value or a Status). Exceptions stay at the CLI edge.
+// Both are [[nodiscard]]: an ignored error is a bug (the build makes it an
+// error). Where ignoring one is right, cast to (void) with a comment saying why.
 #pragma once
 
 #include <cerrno>
@@ -12,7 +14,7 @@
 
 namespace ksight {
 
-class Status {
+class [[nodiscard]] Status {
  public:
   Status() = default;  // ok
   static Status Ok() { return {}; }
@@ -42,7 +44,7 @@ class Status {
 };
 
 template <typename T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
   Result(Status st) : v_(std::move(st)) {}   // NOLINT(google-explicit-constructor)

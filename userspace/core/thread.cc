@@ -17,10 +17,15 @@ namespace {
 // Best effort: without CAP_SETPCAP (unit tests as a user) the bounding set stays as it is;
 // the effective and permitted sets can always be emptied.
 void DropAllCapabilitiesOfThisThread() {
-  ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-  cap_reset_ambient();
+  if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
+    std::fprintf(stderr, "ksight: a helper thread could not set no_new_privs: %s\n",
+                 std::strerror(errno));
+  }
+  // Fails only without an ambient set (before 4.3): emptying the permitted set below clears it.
+  (void)cap_reset_ambient();
   for (cap_value_t c = 0; c < static_cast<cap_value_t>(cap_max_bits()); ++c) {
-    if (CAP_IS_SUPPORTED(c)) cap_drop_bound(c);
+    // Fails without CAP_SETPCAP (unit tests as a user): the bounding set stays, see above.
+    if (CAP_IS_SUPPORTED(c)) (void)cap_drop_bound(c);
   }
   if (cap_t none = cap_init()) {
     if (cap_set_proc(none) != 0) {
@@ -71,7 +76,11 @@ Thread& Thread::operator=(Thread&& o) noexcept {
 
 void Thread::join() {
   if (!started_) return;
-  pthread_join(tid_, nullptr);
+  // Fails only for a thread that is not joinable or is this one: a bug, as std::thread.
+  if (const int rc = pthread_join(tid_, nullptr); rc != 0) {
+    std::fprintf(stderr, "ksight: cannot join a thread: %s\n", std::strerror(rc));
+    std::abort();
+  }
   started_ = false;
 }
 

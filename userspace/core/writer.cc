@@ -4,6 +4,9 @@
 #include <csignal>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 #include <spdlog/spdlog.h>
 
@@ -42,7 +45,12 @@ void InstallWakeHandler() {
     sa.sa_handler = OnWake;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = 0;
-    sigaction(kWakeSignal, &sa, nullptr);
+    // Without the handler, the wake signal's default action would kill the agent.
+    if (sigaction(kWakeSignal, &sa, nullptr) != 0) {
+      std::fprintf(stderr, "ksight: cannot install the writer wake handler: %s\n",
+                   std::strerror(errno));
+      std::abort();
+    }
   });
 }
 
@@ -57,9 +65,17 @@ SinkWriter::SinkWriter(std::unique_ptr<Sink> sink, Options opt)
   sigset_t all, old;
   sigfillset(&all);
   sigdelset(&all, kWakeSignal);
-  pthread_sigmask(SIG_BLOCK, &all, &old);
+  // Both fail only for a bad `how` (EINVAL): a writer that took SIGTERM would kill the agent
+  // without its stop sequence, so a failure is fatal, not ignored.
+  if (const int rc = pthread_sigmask(SIG_BLOCK, &all, &old); rc != 0) {
+    std::fprintf(stderr, "ksight: pthread_sigmask: %s\n", std::strerror(rc));
+    std::abort();
+  }
   thread_ = Thread([this] { Loop(); });
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (const int rc = pthread_sigmask(SIG_SETMASK, &old, nullptr); rc != 0) {
+    std::fprintf(stderr, "ksight: pthread_sigmask: %s\n", std::strerror(rc));
+    std::abort();
+  }
 }
 
 SinkWriter::~SinkWriter() { Stop(std::chrono::seconds(5)); }

@@ -20,6 +20,11 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* Ring records: only used through pointers (see KS_ABI_EXPORT). */
+KS_ABI_EXPORT(ks_gpu_log_rec);
+KS_ABI_EXPORT(ks_gpu_xid_tp_rec);
+KS_ABI_EXPORT(ks_gpu_job_rec);
+
 #define NONE KS_GPU_OFF_NONE
 
 /* Classic tracepoint layouts, read by the agent from tracefs before load. */

@@ -14,6 +14,9 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* Ring records: only used through pointers (see KS_ABI_EXPORT). */
+KS_ABI_EXPORT(ks_syscall_rec);
+
 #if defined(__TARGET_ARCH_x86)
 #define KS_NR_EXIT 60
 #define KS_NR_EXIT_GROUP 231

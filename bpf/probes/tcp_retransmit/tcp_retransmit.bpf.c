@@ -31,6 +31,9 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* Ring records: only used through pointers (see KS_ABI_EXPORT). */
+KS_ABI_EXPORT(ks_tcp_retransmit_rec);
+
 /* Settings written by the agent before load. */
 const volatile __u32 nports = 0; /* 0: every port */
 const volatile __u16 ports[KS_TCP_MAX_PORTS] = {};

@@ -46,7 +46,18 @@ X nft add rule inet ksight_cost input tcp dport $port tcp flags \& \(syn\|rst\) 
 sysctl -qw kernel.bpf_stats_enabled=1
 "$ksight" run --config /dev/null --probes tcp_retransmit --output "$out" --interval 1s 2>/dev/null &
 agent=$!
-for _ in $(seq 50); do grep -q '"state":"running"' "$out" 2>/dev/null && break; sleep 0.1; done
+# wait_until SECS CMD...: poll CMD every 0.1 s (the poll period), fail after SECS.
+wait_until() {
+	local n=$(($1 * 10))
+	shift
+	until "$@"; do
+		((n-- > 0)) || return 1
+		sleep 0.1
+	done
+}
+wait_until 30 grep -q '"state":"running"' "$out" ||
+	{ echo "measure_cost.sh: the agent did not start in 30s" >&2; kill "$agent"; exit 1; }
+listening() { X awk -v p="$(printf ':%04X' "$port")" '$4 == "0A" && substr($2, length($2) - 4) == p { f = 1 } END { exit !f }' /proc/net/tcp; }
 
 before=$(X nstat -asz TcpRetransSegs | awk '/TcpRetransSegs/ { print $2 }')
 cpu=$(taskset -pc $$ | sed 's/.*: *//; s/[-,].*//')
@@ -54,7 +65,7 @@ start=$(date +%s.%N)
 for _ in $(seq "$runs"); do
 	X taskset -c "$cpu" "$flow" server -a 127.0.0.1 -p $port -R 4000000 >/dev/null &
 	srv=$!
-	sleep 0.05
+	wait_until 10 listening || { echo "measure_cost.sh: no listener on $port" >&2; exit 1; }
 	X taskset -c "$cpu" "$flow" client -a 127.0.0.1 -p $port -n 4000000 >/dev/null
 	wait "$srv"
 done

@@ -45,12 +45,8 @@ for tr_h in tp_btf tracepoint; do
 	KSIGHT_TCP_HOOK=$tr_h "$tr_bin" run --config /dev/null --probes tcp_retransmit --output "$tr_out" \
 		--interval 1s 2>"$tr_d/$tr_h.err" &
 	tr_ap=$!
-	tr_i=0
-	while [ $tr_i -lt 300 ] && ! grep -q '"state":"running"' "$tr_out" 2>/dev/null; do
-		kill -0 $tr_ap 2>/dev/null || break
-		sleep 0.1
-		tr_i=$((tr_i + 1))
-	done
+	tr_up() { ksight_has "$tr_out" '"state":"running"' || ksight_gone "$tr_ap"; }
+	ksight_wait_until 30 tr_up || ksight_info "tcp: agent ($tr_h) not running after 30s"
 	tr_used=$(grep '"state":"attached"' "$tr_out" 2>/dev/null | sed -n 's/.*"tcp_retransmit_skb":"\([a-z_]*\)".*/\1/p')
 	if [ "$tr_used" = "$tr_h" ]; then
 		ksight_pass "tcp.$tr_h.attached" "$(grep '"state":"attached"' "$tr_out" | sed -n 's/.*"reason":"\([^"]*\)".*/\1/p')"
@@ -65,20 +61,19 @@ for tr_h in tp_btf tracepoint; do
 	tr_a=$(tr_retrans)
 	"$tr_flow" server -a 127.0.0.1 -p 5001 -R "$tr_bytes" >"$tr_d/srv.out" 2>&1 &
 	tr_sp=$!
-	sleep 0.3
+	ksight_wait_until 10 ksight_listening 5001 || ksight_info "tcp: no listener on 5001 after 10s"
 	ksight_timeout 90 "$tr_flow" client -a 127.0.0.1 -p 5001 -n "$tr_bytes" >"$tr_d/cli.out" 2>&1
 	tr_crc=$?
 	wait $tr_sp
 	# Both ends exited, but a lost FIN or last ACK is re-sent by the kernel after
 	# that: wait until neither end of the flow (port 5001 = 0x1389 on either side) is
 	# left in any state but TIME_WAIT (st 06), then count.
-	tr_i=0
-	while [ $tr_i -lt 100 ] && awk 'NR > 1 && ($2 ~ /:1389$/ || $3 ~ /:1389$/) && $4 != "06" { f = 1 } END { exit !f }' /proc/net/tcp; do
-		sleep 0.1
-		tr_i=$((tr_i + 1))
-	done
+	tr_closed() {
+		! awk 'NR > 1 && ($2 ~ /:1389$/ || $3 ~ /:1389$/) && $4 != "06" { f = 1 } END { exit !f }' /proc/net/tcp
+	}
+	ksight_wait_until 10 tr_closed || ksight_info "tcp: port 5001 still busy after 10s"
 	tr_b=$(tr_retrans)
-	sleep 0.3
+	# No wait before the stop: on SIGINT the agent detaches, drains its rings and flushes.
 	kill -INT $tr_ap
 	wait $tr_ap
 	tr_delta=$((tr_b - tr_a))

@@ -5,8 +5,10 @@
 #
 # Checks:
 #   agent.check              `ksight check` exits 0 and prints its probe table
-#   agent.check.<probe>      the verdict line of each probe in that table
-#                            (ok -> pass; anything else -> skip with its reason)
+#   agent.check.<probe>      the verdict line of each probe in that table (ok -> pass).
+#                            syscalls, tcp_retransmit and gpu run on every kernel of the
+#                            matrix (docs/compatibility.md): another verdict is a failure.
+#                            Any other probe: skip with its reason (fail without one).
 #   agent.syscalls.exact     syscalls probe with --pid on syscall_trigger -w -g 1000 -e 7:
 #                            sum of stats.count for getppid == 1000 and of
 #                            errors_by_errno.ENOENT for openat == 7 (detail: the hook used)
@@ -38,16 +40,6 @@ if [ -z "$ag_bin" ]; then
 fi
 ksight_info "agent: $("$ag_bin" version 2>&1 | head -n1)"
 
-# wait_for FILE PATTERN TENTHS: poll until grep finds PATTERN in FILE.
-ag_wait_for() {
-	_aw=0
-	while [ "$_aw" -lt "$3" ]; do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-		_aw=$((_aw + 1))
-	done
-	return 1
-}
 # Last 200 characters of a file on one line (for details).
 ag_tail() { tail -c 200 "$1" 2>/dev/null | tr '\n' ' '; }
 # A JSON string or number field from the input lines: ag_field KEY (first match per line).
@@ -71,6 +63,13 @@ while read -r ag_p ag_v ag_rest; do
 	case $ag_v in
 	ok) ksight_pass "agent.check.$ag_p" "$ag_v $ag_rest$ag_more" ;;
 	*)
+		case $ag_p in
+		syscalls | tcp_retransmit | gpu)
+			# Their hooks exist on every supported kernel: not ok is a regression.
+			ksight_fail "agent.check.$ag_p" "must run on every kernel of the matrix: $ag_v $ag_rest$ag_more"
+			continue
+			;;
+		esac
 		if [ -n "$ag_rest$ag_more" ]; then
 			ksight_skip "agent.check.$ag_p" "$ag_v $ag_rest$ag_more"
 		else
@@ -81,46 +80,47 @@ while read -r ag_p ag_v ag_rest; do
 done <"$ag_d/check.rows"
 
 # --- syscalls: exact counts for one pid ------------------------------------------------
-ag_exact_skip=""
+# A missing trigger or syscalls probe is a broken payload or build: a failure, not a skip.
+ag_exact_fail=""
 if [ -z "$ag_trig" ]; then
-	ag_exact_skip="no syscall_trigger in the payload"
+	ag_exact_fail="no syscall_trigger in the payload (tests/vm/make-payload.sh)"
 elif [ -s "$ag_d/check.rows" ] && ! grep -q '^syscalls ' "$ag_d/check.rows"; then
-	ag_exact_skip="the build has no syscalls probe"
+	ag_exact_fail="the build has no syscalls probe"
 fi
-if [ -n "$ag_exact_skip" ]; then
-	ksight_skip agent.syscalls.exact "$ag_exact_skip"
-	ksight_skip agent.exit "$ag_exact_skip"
+if [ -n "$ag_exact_fail" ]; then
+	ksight_fail agent.syscalls.exact "$ag_exact_fail"
+	ksight_fail agent.exit "$ag_exact_fail"
 else
 	rm -f "$ag_d/fifo"
 	mkfifo "$ag_d/fifo"
 	exec 7<>"$ag_d/fifo"
 	"$ag_trig" -w -g "$ag_g" -e "$ag_e" <"$ag_d/fifo" >"$ag_d/trig.out" 2>&1 &
 	ag_tpid=$!
-	ag_wait_for "$ag_d/trig.out" '^pid ' 100
+	ksight_wait_until 10 ksight_has "$ag_d/trig.out" '^pid ' ||
+		ksight_info "agent: syscall_trigger printed no pid line in 10s"
 	ag_out=$ag_d/syscalls.json
 	"$ag_bin" run --config /dev/null --output "$ag_out" --probes syscalls --pid "$ag_tpid" \
 		--interval 1s --duration 100s 2>"$ag_d/agent.err" &
 	ag_apid=$!
 	ag_t0=$(cut -d' ' -f1 /proc/uptime)
-	if ag_wait_for "$ag_out" '"state":"running"' 600; then
+	if ksight_wait_until 60 ksight_has "$ag_out" '"state":"running"'; then
 		ag_up="running after $(awk -v a="$ag_t0" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN { printf "%.1f", b - a }')s"
 	else
 		ag_up="no running state in 60s"
 	fi
 	echo go >&7
-	ag_wait_for "$ag_d/trig.out" '^done ' 300
+	ksight_wait_until 30 ksight_has "$ag_d/trig.out" '^done ' ||
+		ksight_info "agent: syscall_trigger did not finish in 30s"
 	wait "$ag_tpid"
 	ag_trc=$?
 	exec 7>&-
-	# Two intervals so the last counts are flushed, then stop as an operator would.
-	sleep 2.2
+	# Two more heartbeats (their rollups read the maps after the trigger's last call), then
+	# stop as an operator would.
+	ag_hb=$(ksight_count "$ag_out" '"type":"agent.heartbeat"')
+	ag_hb_more() { [ "$(ksight_count "$ag_out" '"type":"agent.heartbeat"')" -ge $((ag_hb + 2)) ]; }
+	ksight_wait_until 30 ag_hb_more || ksight_info "agent: no two heartbeats after the trigger in 30s"
 	kill -INT "$ag_apid" 2>/dev/null
-	ag_n=0
-	while kill -0 "$ag_apid" 2>/dev/null && [ "$ag_n" -lt 300 ]; do
-		sleep 0.1
-		ag_n=$((ag_n + 1))
-	done
-	kill -0 "$ag_apid" 2>/dev/null && kill -KILL "$ag_apid" 2>/dev/null
+	ksight_wait_until 30 ksight_gone "$ag_apid" || kill -KILL "$ag_apid" 2>/dev/null
 	wait "$ag_apid"
 	ag_arc=$?
 	sed 's/^/KSIGHT-INFO agent stderr: /' "$ag_d/agent.err" | head -n 40
@@ -151,12 +151,7 @@ fi
 ag_out=$ag_d/all.json
 "$ag_bin" run --config /dev/null --output "$ag_out" --interval 1s --duration 2s 2>"$ag_d/all.err" &
 ag_apid=$!
-ag_n=0
-while kill -0 "$ag_apid" 2>/dev/null && [ "$ag_n" -lt 900 ]; do
-	sleep 0.1
-	ag_n=$((ag_n + 1))
-done
-kill -0 "$ag_apid" 2>/dev/null && kill -KILL "$ag_apid" 2>/dev/null
+ksight_wait_until 90 ksight_gone "$ag_apid" || kill -KILL "$ag_apid" 2>/dev/null
 wait "$ag_apid"
 ag_arc=$?
 sed 's/^/KSIGHT-INFO agent(all) stderr: /' "$ag_d/all.err" | head -n 40

@@ -42,15 +42,6 @@ if [ -z "$gp_bin" ]; then
 	exit 0
 fi
 
-gp_wait_for() {
-	_gw=0
-	while [ "$_gw" -lt "$3" ]; do
-		grep -q "$2" "$1" 2>/dev/null && return 0
-		sleep 0.1
-		_gw=$((_gw + 1))
-	done
-	return 1
-}
 gp_tail() { tail -c 200 "$1" 2>/dev/null | tr '\n' ' '; }
 # The value of one key of the gpu agent.status details (keys have spaces and parens).
 gp_detail() {
@@ -61,7 +52,7 @@ gp_detail() {
 gp_out=$gp_d/gpu.jsonl
 "$gp_bin" run --config /dev/null --probes gpu --output "$gp_out" --interval 1s 2>"$gp_d/agent.err" &
 gp_apid=$!
-if ! gp_wait_for "$gp_out" '"state":"running"' 600; then
+if ! ksight_wait_until 60 ksight_has "$gp_out" '"state":"running"'; then
 	ksight_fail agent.gpu.attached "no running state in 60s: $(gp_tail "$gp_d/agent.err")"
 	kill -KILL "$gp_apid" 2>/dev/null
 	wait "$gp_apid"
@@ -183,15 +174,12 @@ gp_kmsg "<4>NVRM: Xid (PCI:0000:3b"
 gp_kmsg "<4>NVRM: Xid (PCI:0000:cb:00): 13, pid='<unknown>', name=<unknown>, Graphics SM Warp Exception on (GPC 7, TPC 7, SM 0): Illegal Instruction Parameter"
 [ -n "$gp_level" ] && echo "$gp_level" >/proc/sys/kernel/printk
 
-# Two intervals so the last fence stats are flushed, then stop as an operator would.
-sleep 2.2
+# Two more heartbeats so the last fence stats are flushed, then stop as an operator would.
+gp_hb=$(ksight_count "$gp_out" '"type":"agent.heartbeat"')
+gp_hb_more() { [ "$(ksight_count "$gp_out" '"type":"agent.heartbeat"')" -ge $((gp_hb + 2)) ]; }
+ksight_wait_until 30 gp_hb_more || ksight_info "gpu: no two heartbeats after the workload in 30s"
 kill -INT "$gp_apid" 2>/dev/null
-gp_i=0
-while kill -0 "$gp_apid" 2>/dev/null && [ "$gp_i" -lt 300 ]; do
-	sleep 0.1
-	gp_i=$((gp_i + 1))
-done
-kill -0 "$gp_apid" 2>/dev/null && kill -KILL "$gp_apid" 2>/dev/null
+ksight_wait_until 30 ksight_gone "$gp_apid" || kill -KILL "$gp_apid" 2>/dev/null
 wait "$gp_apid"
 gp_arc=$?
 sed 's/^/KSIGHT-INFO gpu agent stderr: /' "$gp_d/agent.err" | head -n 20

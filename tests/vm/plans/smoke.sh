@@ -171,7 +171,7 @@ else
 	exec 9<>/tmp/smoke.fifo
 	ksight_timeout 60 nc -l -p 5599 <&9 2>/dev/null | wc -c >/tmp/smoke.rx &
 	smoke_srv=$!
-	sleep 0.3
+	ksight_wait_until 10 ksight_listening 5599 || ksight_info "netem: nc did not listen on 5599 in 10s"
 	head -c "${NETEM_BYTES:-400000}" /dev/zero | ksight_timeout 40 nc 127.0.0.1 5599 >/dev/null 2>&1
 	smoke_rc=$?
 	wait "$smoke_srv" 2>/dev/null
@@ -179,12 +179,10 @@ else
 	rm -f /tmp/smoke.fifo
 	# Let the connection finish closing (FINs can be lost and retransmitted too):
 	# wait until no socket on port 5599 (0x15DF) is left outside TIME_WAIT (06).
-	smoke_w=0
-	while [ "$smoke_w" -lt 100 ] &&
-		awk '$2 ~ /:15DF$/ || $3 ~ /:15DF$/ { if ($4 != "06") f = 1 } END { exit !f }' /proc/net/tcp; do
-		sleep 0.1
-		smoke_w=$((smoke_w + 1))
-	done
+	smoke_closed() {
+		! awk '$2 ~ /:15DF$/ || $3 ~ /:15DF$/ { if ($4 != "06") f = 1 } END { exit !f }' /proc/net/tcp
+	}
+	ksight_wait_until 10 smoke_closed || ksight_info "netem: port 5599 not closed in 10s"
 	smoke_b=$(smoke_retrans)
 	smoke_ev=-1
 	if [ -n "$smoke_i" ]; then

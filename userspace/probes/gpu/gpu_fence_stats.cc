@@ -24,22 +24,12 @@ Latency Latency::From(const ks_gpu_lat& l) {
 
 Latency LatencyDelta(const Latency& cur, const Latency& prev) {
   Latency d;
-  const bool reset = cur.count < prev.count;
-  const Latency& base = reset ? Latency{} : prev;
-  d.count = cur.count - base.count;
-  d.sum_ns = cur.sum_ns - base.sum_ns;
-  int top = -1;
-  for (size_t i = 0; i < kFenceHistSlots; ++i) {
-    // Buckets and count are updated by separate atomic adds: a read can land between them.
-    d.hist[i] = cur.hist[i] >= base.hist[i] ? cur.hist[i] - base.hist[i] : 0;
-    if (d.hist[i]) top = static_cast<int>(i);
-  }
-  if (cur.max_ns > base.max_ns) {
-    d.max_ns = cur.max_ns;
-  } else if (top >= 0) {
-    const uint64_t edge = top >= 63 ? UINT64_MAX : (uint64_t{2} << top) - 1;
-    d.max_ns = std::min(edge, cur.max_ns);
-  }
+  const Log2Delta l =
+      Log2CumulativeDelta({cur.count, cur.sum_ns, cur.max_ns, cur.hist},
+                          {prev.count, prev.sum_ns, prev.max_ns, prev.hist}, d.hist);
+  d.count = l.count;
+  d.sum_ns = l.sum;
+  d.max_ns = l.max;
   return d;
 }
 

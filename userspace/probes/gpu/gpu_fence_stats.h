@@ -25,9 +25,10 @@ struct Latency {
   static Latency From(const ks_gpu_lat& l);
 };
 
-// What moved between two cumulative snapshots. The interval's max is exact when the cumulative
-// max grew in it; otherwise it is the upper edge of the highest bucket that moved (capped by the
-// cumulative max). A smaller count than before means the entry was re-created: start from zero.
+// What moved between two cumulative snapshots (core/histogram.h Log2CumulativeDelta). The
+// interval's max is exact when the cumulative max grew in it; otherwise it is the upper edge of
+// the highest bucket that moved (capped by the cumulative max). A counter below its previous
+// value means the entry was re-created: the delta is the whole current value.
 Latency LatencyDelta(const Latency& cur, const Latency& prev);
 
 struct LatencySummary {

@@ -20,9 +20,11 @@
 #include "core/loader.h"
 #include "core/probe.h"
 #include "core/process_info.h"
+#include "core/record.h"
 #include "probes/gpu/gpu_fence_stats.h"
 #include "probes/gpu/gpu_module.h"
 #include "probes/gpu/gpu_jobs.h"
+#include "probes/gpu/gpu_plan.h"
 #include "probes/gpu/gpu_records.h"
 #include "probes/gpu/gpu_tp_format.h"
 #include "probes/gpu/gpu_xid_merge.h"
@@ -35,6 +37,9 @@ namespace ksight {
 namespace {
 
 using gpu::FenceStats;
+using gpu::GpuHostFacts;
+using gpu::SchedMode;
+using Plan = gpu::GpuPlan;
 using gpu::MergedXid;
 using gpu::Reporter;
 using gpu::XidObservation;
@@ -86,184 +91,37 @@ int ConsoleLoglevel() {
   return level;
 }
 
-enum class SchedMode { kNone, kBtf, kTracepoint };
-
-struct SchedScheme {
-  bool new_names = false;  // 6.17+
-  const char* queue;
-  const char* run;
-  const char* done;
-  const char* dep;
-};
-constexpr SchedScheme kSchedOld{false, "drm_sched_job", "drm_run_job", "drm_sched_process_job",
-                                "drm_sched_job_wait_dep"};
-constexpr SchedScheme kSchedNew{true, "drm_sched_job_queue", "drm_sched_job_run",
-                                "drm_sched_job_done", "drm_sched_job_add_dep"};
-
-struct Plan {
-  // printk
-  bool console_btf = false, console_tp = false;
-  std::string printk;  // the verdict, for details
-  // NVIDIA tracepoints
-  bool xid = false, sxid = false;
-  ks_gpu_xid_layout xid_layout{}, sxid_layout{};
-  std::string xid_verdict, sxid_verdict;
-  // dma_fence
-  bool fence_init = false, fence_emit = false, fence_signaled_btf = false,
-       fence_signaled_tp = false, fence_wait_start = false, fence_wait_end_btf = false,
-       fence_wait_end_tp = false;
-  std::string fence_verdict;
-  // gpu_scheduler
-  SchedMode sched = SchedMode::kNone;
-  const SchedScheme* scheme = nullptr;
-  bool sched_dep = false;
-  ks_gpu_sched_layout queue{}, run{}, done{}, dep{};
-  std::string sched_old_verdict, sched_new_verdict;
-
-  bool fence() const { return fence_init && (fence_signaled_btf || fence_signaled_tp); }
-  bool printk_on() const { return console_btf || console_tp; }
-};
-
-std::string FormatPath(const HostFeatures& host, std::string_view cat, std::string_view name) {
-  return fmt::format("{}/events/{}/{}/format", host.tracefs_path(), cat, name);
-}
-
-// The layout of an NVIDIA tracepoint, or why it is unusable.
-std::string PlanXid(const HostFeatures& host, std::string_view cat, std::string_view name, bool& on,
-                    ks_gpu_xid_layout& layout) {
-  if (!host.TracepointExists(cat, name)) {
-    return fmt::format(
-        "unavailable: tracepoint {}:{} not found (driver not loaded, or older "
-        "than 575.51.02); printk still reports these faults",
-        cat, name);
+// Everything MakeGpuPlan() decides from (probes/gpu/gpu_plan.h).
+GpuHostFacts GatherFacts(const HostFeatures& host) {
+  GpuHostFacts f;
+  f.btf = host.btf();
+  f.btf_error = host.btf_error();
+  f.tracefs_path = host.tracefs_path();
+  f.tracefs_error = host.tracefs_error();
+  bool sched = false;
+  for (const auto& [cat, name] : gpu::GpuTracepointsOfInterest()) {
+    if (!host.TracepointExists(cat, name)) continue;
+    f.tracepoints[fmt::format("{}:{}", cat, name)] =
+        ReadFile(fmt::format("{}/events/{}/{}/format", host.tracefs_path(), cat, name));
+    sched = sched || cat == "gpu_scheduler";
   }
-  const auto fields = gpu::ParseTpFormat(ReadFile(FormatPath(host, cat, name)));
-  auto l = gpu::XidLayoutFromFormat(fields);
-  if (!l) return fmt::format("unavailable: {}:{}: {}", cat, name, l.status().message());
-  layout = *l;
-  on = true;
-  return fmt::format("available: tracepoint {}:{}", cat, name);
-}
-
-void PlanSched(const HostFeatures& host, Plan& p) {
-  const bool old_tp = host.TracepointExists("gpu_scheduler", kSchedOld.queue);
-  const bool new_tp = host.TracepointExists("gpu_scheduler", kSchedNew.queue);
-  const std::string none =
-      "unavailable: no gpu_scheduler tracepoints (module gpu-sched not loaded: no DRM scheduler "
-      "driver such as amdgpu, xe, nouveau, v3d, panfrost, etnaviv, lima on this host)";
-  p.sched_old_verdict = p.sched_new_verdict = none;
-  if (!old_tp && !new_tp) return;
-  const SchedScheme& s = new_tp ? kSchedNew : kSchedOld;
-  std::string& verdict = new_tp ? p.sched_new_verdict : p.sched_old_verdict;
-  (new_tp ? p.sched_old_verdict : p.sched_new_verdict) =
-      new_tp ? "unavailable: this kernel has the 6.17+ names"
-             : "unavailable: this kernel has the "
-               "names used up to 6.16";
-  p.scheme = &s;
-  // tp_btf: the scheduler's types in BTF (vmlinux when built in, else the module's BTF).
-  const std::vector<std::string> names = {s.queue, s.run, s.done, s.dep};
-  std::vector<bool> have = ModuleTpBtf("gpu_sched", names);
-  for (size_t i = 0; i < names.size(); ++i) have[i] = have[i] || host.TpBtfExists(names[i]);
-  if (have[0] && have[1] && have[2]) {
-    p.sched = SchedMode::kBtf;
-    p.sched_dep = have[3];
-    verdict = fmt::format("available: tp_btf {}, {}, {}{}", s.queue, s.run, s.done,
-                          p.sched_dep ? fmt::format(", {}", s.dep) : "");
-    return;
+  for (const auto& name : gpu::GpuTpBtfOfInterest()) {
+    if (host.TpBtfExists(name)) f.vmlinux_tp_btf.insert(name);
   }
-  // Classic tracepoints with the layout tracefs gives (5.10 has no module BTF).
-  auto layout = [&](const char* ev, ks_gpu_job_phase ph, ks_gpu_sched_layout& out) -> Status {
-    if (!host.TracepointExists("gpu_scheduler", ev))
-      return Status::Error(fmt::format("no tracepoint gpu_scheduler:{}", ev));
-    auto l = gpu::SchedLayoutFromFormat(
-        gpu::ParseTpFormat(ReadFile(FormatPath(host, "gpu_scheduler", ev))), ph);
-    if (!l) return l.status().With(ev);
-    out = *l;
-    return {};
-  };
-  Status st = layout(s.queue, KS_GPU_JOB_QUEUE, p.queue);
-  if (st.ok()) st = layout(s.run, KS_GPU_JOB_RUN, p.run);
-  if (st.ok()) st = layout(s.done, KS_GPU_JOB_DONE, p.done);
-  if (!st.ok()) {
-    verdict = fmt::format("unavailable: no BTF for the scheduler and {}", st.message());
-    return;
-  }
-  p.sched = SchedMode::kTracepoint;
-  p.sched_dep = s.new_names && layout(s.dep, KS_GPU_JOB_DEP, p.dep).ok();
-  verdict = fmt::format("available: tracepoint {}, {}, {}{} (no BTF for the scheduler's types)",
-                        s.queue, s.run, s.done, p.sched_dep ? fmt::format(", {}", s.dep) : "");
-}
-
-Plan MakePlan(const HostFeatures& host) {
-  Plan p;
-  p.xid_layout = p.sxid_layout = {KS_GPU_OFF_NONE, KS_GPU_OFF_NONE, KS_GPU_OFF_NONE, 0};
-  p.queue = p.run = p.done = p.dep = gpu::EmptySchedLayout();
-
-  p.console_btf = host.TpBtfExists("console");
-  p.console_tp = !p.console_btf && host.TracepointExists("printk", "console");
-  p.printk = p.console_btf  ? "available: tp_btf console"
-             : p.console_tp ? "available: tracepoint printk:console"
-                            : "unavailable: " + host.TracepointMissingReason("printk", "console");
-  // Before 5.19 ("printk: Move the printk:console tracepoint into printk_sprint") the
-  // tracepoint fired from the console path: only for lines the console prints. NVIDIA logs its
-  // Xids at the default level (KERN_WARNING, 4), which `quiet` (console_loglevel 4) hides.
-  // printk_sprint() in BTF marks the kernels that trace every line.
-  if (p.printk_on() && !host.BtfHasFunc("printk_sprint")) {
-    const int level = ConsoleLoglevel();
-    if (level >= 0 && level <= 4) {
-      p.printk += fmt::format(
-          "; this kernel traces only lines the console prints and console_loglevel is {}: "
-          "KERN_WARNING lines such as NVIDIA Xids are missed (raise it: sysctl -w "
-          "kernel.printk=\"5 4 1 7\")",
-          level);
-    } else if (level > 4) {
-      p.printk += fmt::format("; this kernel traces only lines below console_loglevel ({})", level);
+  // The module's BTF is loaded only when its tracepoints are there to use.
+  if (sched) {
+    const auto& names = gpu::GpuTpBtfOfInterest();
+    const std::vector<bool> have = ModuleTpBtf("gpu_sched", names);
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (have[i]) f.gpu_sched_tp_btf.insert(names[i]);
     }
   }
-
-  p.xid_verdict = PlanXid(host, "nvidia", "nvidia_dev_xid", p.xid, p.xid_layout);
-  p.sxid_verdict = PlanXid(host, "nvswitch", "nvswitch_dev_sxid", p.sxid, p.sxid_layout);
-
-  auto tp = [&](const char* n) { return host.TracepointExists("dma_fence", n); };
-  p.fence_init = tp("dma_fence_init");
-  p.fence_emit = tp("dma_fence_emit");
-  p.fence_signaled_btf = host.TpBtfExists("dma_fence_signaled");
-  p.fence_signaled_tp = !p.fence_signaled_btf && tp("dma_fence_signaled");
-  p.fence_wait_start = tp("dma_fence_wait_start");
-  p.fence_wait_end_btf = p.fence_wait_start && host.TpBtfExists("dma_fence_wait_end");
-  p.fence_wait_end_tp = p.fence_wait_start && !p.fence_wait_end_btf && tp("dma_fence_wait_end");
-  if (!p.fence()) {
-    p.fence_init = p.fence_emit = p.fence_signaled_btf = p.fence_signaled_tp = false;
-    p.fence_wait_start = p.fence_wait_end_btf = p.fence_wait_end_tp = false;
-    p.fence_verdict =
-        "unavailable: " + host.TracepointMissingReason("dma_fence", "dma_fence_signaled");
-  } else {
-    p.fence_verdict = fmt::format(
-        "available: tracepoint init{}{}; {} signaled{}", p.fence_emit ? ", emit" : "",
-        p.fence_wait_start ? ", wait_start" : "", p.fence_signaled_btf ? "tp_btf" : "tracepoint",
-        p.fence_wait_end_btf  ? ", wait_end (tp_btf)"
-        : p.fence_wait_end_tp ? ", wait_end (tracepoint)"
-                              : "");
-  }
-  PlanSched(host, p);
-  return p;
-}
-
-Details PlanDetails(const Plan& p) {
-  return {{"printk", p.printk},
-          {"nvidia_dev_xid", p.xid_verdict},
-          {"nvswitch_dev_sxid", p.sxid_verdict},
-          {"dma_fence", p.fence_verdict},
-          {"gpu_scheduler (<=6.16)", p.sched_old_verdict},
-          {"gpu_scheduler (>=6.17)", p.sched_new_verdict}};
+  f.printk_sprint = host.BtfHasFunc("printk_sprint");
+  f.console_loglevel = ConsoleLoglevel();
+  return f;
 }
 
 // ---- the probe ------------------------------------------------------------------------------
-
-struct LinkDeleter {
-  void operator()(bpf_link* l) const { bpf_link__destroy(l); }
-};
-using LinkPtr = std::unique_ptr<bpf_link, LinkDeleter>;
 
 Reporter ReporterOf(const ks_task& t) {
   return Reporter{t.pid, t.tid, std::string(CommView(t.comm))};
@@ -274,35 +132,16 @@ class GpuProbe final : public Probe {
   std::string_view name() const override { return "gpu"; }
 
   ProbeCheck Check(const HostFeatures& host) const override {
-    ProbeCheck c;
-    const Plan p = MakePlan(host);
-    c.details = PlanDetails(p);
-    if (!host.btf()) {
-      c.reason = host.btf_error();
-      return c;
-    }
-    c.runnable = p.printk_on() || p.xid || p.sxid || p.fence() || p.sched != SchedMode::kNone;
-    if (!c.runnable) {
-      c.reason =
-          "no GPU source on this host (no printk:console, NVIDIA, dma_fence or "
-          "gpu_scheduler tracepoint)";
-      return c;
-    }
-    std::vector<std::string> on;
-    if (p.printk_on()) on.emplace_back("printk");
-    if (p.xid) on.emplace_back("nvidia_dev_xid");
-    if (p.sxid) on.emplace_back("nvswitch_dev_sxid");
-    if (p.fence()) on.emplace_back("dma_fence");
-    if (p.sched != SchedMode::kNone)
-      on.emplace_back(p.scheme->new_names ? "gpu_scheduler (>=6.17)" : "gpu_scheduler (<=6.16)");
-    c.reason = fmt::format("sources: {}", fmt::join(on, ", "));
-    return c;
+    const GpuHostFacts facts = GatherFacts(host);
+    const Plan p = gpu::MakeGpuPlan(facts);
+    const gpu::GpuVerdict v = gpu::GpuPlanVerdict(facts, p);
+    return {v.runnable, v.reason, gpu::GpuPlanDetails(p)};
   }
 
   Status Start(const ProbeContext& ctx) override {
     ctx_ = &ctx;
     if (!ctx.host.btf()) return Status::Error(ctx.host.btf_error());
-    plan_ = MakePlan(ctx.host);
+    plan_ = gpu::MakeGpuPlan(GatherFacts(ctx.host));
     // Degrade one optional source at a time: a source that fails to load or attach is reported
     // unavailable with the error, and the rest runs.
     Status st = LoadAndAttach();
@@ -333,23 +172,25 @@ class GpuProbe final : public Probe {
   int RingFd() const override { return skel_ ? bpf_map__fd(skel_->maps.ring) : -1; }
 
   void OnRecord(const void* data, size_t size) override {
-    if (size < sizeof(ks_rec_hdr)) return;
-    ks_rec_hdr h;
-    std::memcpy(&h, data, sizeof(h));
-    switch (h.type) {
-      case KS_REC_GPU_LOG:
-        if (size >= sizeof(ks_gpu_log_rec)) OnLog(*static_cast<const ks_gpu_log_rec*>(data));
-        break;
-      case KS_REC_GPU_XID_TP:
-        if (size >= sizeof(ks_gpu_xid_tp_rec))
-          OnXidTp(*static_cast<const ks_gpu_xid_tp_rec*>(data));
-        break;
-      case KS_REC_GPU_JOB:
-        if (size >= sizeof(ks_gpu_job_rec)) OnJob(*static_cast<const ks_gpu_job_rec*>(data));
-        break;
-      default:
-        ++unknown_records_;
+    ks_rec_hdr h{};
+    RecordError err = PeekRecordHeader(data, size, &h);
+    if (err == RecordError::kNone) {
+      switch (h.type) {
+        case KS_REC_GPU_LOG:
+          if (const auto* r = RecordAs<ks_gpu_log_rec>(data, size, h.type, &err)) return OnLog(*r);
+          break;
+        case KS_REC_GPU_XID_TP:
+          if (const auto* r = RecordAs<ks_gpu_xid_tp_rec>(data, size, h.type, &err))
+            return OnXidTp(*r);
+          break;
+        case KS_REC_GPU_JOB:
+          if (const auto* r = RecordAs<ks_gpu_job_rec>(data, size, h.type, &err)) return OnJob(*r);
+          break;
+        default:
+          err = RecordError::kType;
+      }
     }
+    malformed_.Count(name(), err, data, size);
   }
 
   void Rollup(uint64_t start_ns, uint64_t end_ns) override {
@@ -378,7 +219,7 @@ class GpuProbe final : public Probe {
     return skel_ ? ReadCounters(skel_->maps.ks_counters) : BpfTotals{};
   }
 
-  Details StatusDetails() const override { return PlanDetails(plan_); }
+  Details StatusDetails() const override { return gpu::GpuPlanDetails(plan_); }
 
   void Metrics(MetricsSink& sink) const override {
     for (const auto& [type, n] : types_) sink.Events(type, n);
@@ -387,6 +228,7 @@ class GpuProbe final : public Probe {
     for (const auto& [code, n] : sxids_)
       sink.Counter(gpu::kMetricSxid, {{"code", std::to_string(code)}}, n);
     for (const auto& [kind, n] : resets_) sink.Counter(gpu::kMetricResets, {{"kind", kind}}, n);
+    malformed_.Metrics(sink, name());
   }
 
   void Stop() override {
@@ -423,48 +265,44 @@ class GpuProbe final : public Probe {
       return LibbpfError("sizing fence_stats", r);
 
     auto& pr = skel_->progs;
-    std::vector<std::pair<bpf_program*, bool>> want = {
-        {pr.console_btf, plan_.console_btf},
-        {pr.console_tp, plan_.console_tp},
-        {pr.nvidia_dev_xid, plan_.xid},
-        {pr.nvswitch_dev_sxid, plan_.sxid},
-        {pr.fence_init_tp, plan_.fence_init},
-        {pr.fence_emit_tp, plan_.fence_emit},
-        {pr.fence_signaled_btf, plan_.fence_signaled_btf},
-        {pr.fence_signaled_tp, plan_.fence_signaled_tp},
-        {pr.fence_wait_start_tp, plan_.fence_wait_start},
-        {pr.fence_wait_end_btf, plan_.fence_wait_end_btf},
-        {pr.fence_wait_end_tp, plan_.fence_wait_end_tp},
+    const gpu::GpuPrograms g = gpu::GpuProgramsFor(plan_);
+    const std::vector<std::pair<bpf_program*, bool>> want = {
+        {pr.console_btf, g.console_btf},
+        {pr.console_tp, g.console_tp},
+        {pr.nvidia_dev_xid, g.nvidia_dev_xid},
+        {pr.nvswitch_dev_sxid, g.nvswitch_dev_sxid},
+        {pr.fence_init_tp, g.fence_init_tp},
+        {pr.fence_emit_tp, g.fence_emit_tp},
+        {pr.fence_signaled_btf, g.fence_signaled_btf},
+        {pr.fence_signaled_tp, g.fence_signaled_tp},
+        {pr.fence_wait_start_tp, g.fence_wait_start_tp},
+        {pr.fence_wait_end_btf, g.fence_wait_end_btf},
+        {pr.fence_wait_end_tp, g.fence_wait_end_tp},
+        {pr.sched_queue_old_btf, g.sched_queue_old_btf},
+        {pr.sched_run_old_btf, g.sched_run_old_btf},
+        {pr.sched_done_old_btf, g.sched_done_old_btf},
+        {pr.sched_dep_old_btf, g.sched_dep_old_btf},
+        {pr.sched_queue_btf, g.sched_queue_btf},
+        {pr.sched_run_btf, g.sched_run_btf},
+        {pr.sched_done_btf, g.sched_done_btf},
+        {pr.sched_dep_btf, g.sched_dep_btf},
+        {pr.sched_queue_old_tp, g.sched_queue_old_tp},
+        {pr.sched_run_old_tp, g.sched_run_old_tp},
+        {pr.sched_done_old_tp, g.sched_done_old_tp},
+        {pr.sched_queue_tp, g.sched_queue_tp},
+        {pr.sched_run_tp, g.sched_run_tp},
+        {pr.sched_done_tp, g.sched_done_tp},
+        {pr.sched_dep_tp, g.sched_dep_tp},
     };
-    const bool btf = plan_.sched == SchedMode::kBtf, tp = plan_.sched == SchedMode::kTracepoint;
-    const bool nw = plan_.scheme && plan_.scheme->new_names;
-    const bool old = plan_.scheme && !plan_.scheme->new_names;
-    want.insert(want.end(), {
-                                {pr.sched_queue_old_btf, btf && old},
-                                {pr.sched_run_old_btf, btf && old},
-                                {pr.sched_done_old_btf, btf && old},
-                                {pr.sched_dep_old_btf, btf && old && plan_.sched_dep},
-                                {pr.sched_queue_btf, btf && nw},
-                                {pr.sched_run_btf, btf && nw},
-                                {pr.sched_done_btf, btf && nw},
-                                {pr.sched_dep_btf, btf && nw && plan_.sched_dep},
-                                {pr.sched_queue_old_tp, tp && old},
-                                {pr.sched_run_old_tp, tp && old},
-                                {pr.sched_done_old_tp, tp && old},
-                                {pr.sched_queue_tp, tp && nw},
-                                {pr.sched_run_tp, tp && nw},
-                                {pr.sched_done_tp, tp && nw},
-                                {pr.sched_dep_tp, tp && nw && plan_.sched_dep},
-                            });
     size_t n = 0;
-    for (auto& [prog, on] : want) {
-      bpf_program__set_autoload(prog, on);
+    for (const auto& [prog, on] : want) {
+      KS_RETURN_IF_ERROR(SetAutoload(prog, on));
       n += on;
     }
     if (n == 0) return Status::Error("no GPU source to attach");
     if (int r = ks_gpu__load(skel_.get())) return LibbpfError("loading the gpu BPF programs", r);
     KS_RETURN_IF_ERROR(FillFilterMaps(skel_->obj, ctx_->filters));
-    for (auto& [prog, on] : want) {
+    for (const auto& [prog, on] : want) {
       if (!on) continue;
       bpf_link* l = bpf_program__attach(prog);
       if (!l) {
@@ -625,6 +463,7 @@ class GpuProbe final : public Probe {
   uint64_t log_not_events_ = 0;
   uint64_t sxid_detail_lines_ = 0;
   uint64_t unknown_records_ = 0;
+  MalformedRecords malformed_;
   // For /metrics (cumulative): records per type, Xids / SXids per code, resets per kind.
   std::map<std::string, uint64_t> types_{
       {"gpu.xid", 0}, {"gpu.sxid", 0}, {"gpu.reset", 0}, {"gpu.job", 0}, {"gpu.fence.stats", 0}};

@@ -20,23 +20,14 @@ StatsValue SumPerCpu(std::span<const ks_sys_stats> per_cpu) {
 
 StatsValue Delta(const StatsValue& cur, const StatsValue& prev) {
   StatsValue d;
-  // Counters are monotonic; a smaller value means the entry was re-created.
-  const bool reset = cur.count < prev.count;
-  const StatsValue& base = reset ? StatsValue{} : prev;
-  d.count = cur.count - base.count;
-  d.errors = cur.errors - base.errors;
-  d.lat_sum_ns = cur.lat_sum_ns - base.lat_sum_ns;
-  int top = -1;
-  for (size_t i = 0; i < kHistSlots; ++i) {
-    d.hist[i] = cur.hist[i] - base.hist[i];
-    if (d.hist[i]) top = static_cast<int>(i);
-  }
-  if (cur.lat_max_ns > base.lat_max_ns) {
-    d.lat_max_ns = cur.lat_max_ns;
-  } else if (top >= 0) {
-    const uint64_t edge = top >= 63 ? UINT64_MAX : (uint64_t{2} << top) - 1;
-    d.lat_max_ns = std::min(edge, cur.lat_max_ns);
-  }
+  // errors only grows too: below its previous value, the entry was re-created.
+  const Log2Delta l = Log2CumulativeDelta({cur.count, cur.lat_sum_ns, cur.lat_max_ns, cur.hist},
+                                          {prev.count, prev.lat_sum_ns, prev.lat_max_ns, prev.hist},
+                                          d.hist, cur.errors < prev.errors);
+  d.count = l.count;
+  d.lat_sum_ns = l.sum;
+  d.lat_max_ns = l.max;
+  d.errors = cur.errors - (l.restarted ? 0 : prev.errors);
   return d;
 }
 

@@ -26,10 +26,11 @@ struct StatsValue {
 // Sum the per-CPU copies of a sys_stats value (max: the largest).
 StatsValue SumPerCpu(std::span<const ks_sys_stats> per_cpu);
 
-// What moved between two cumulative snapshots. max_ns of the interval is
-// exact when the cumulative max grew in it; otherwise it is bounded by the
-// upper edge of the highest histogram bucket that moved (and by the
-// cumulative max).
+// What moved between two cumulative snapshots (core/histogram.h
+// Log2CumulativeDelta: a counter that went backwards restarts the series).
+// max_ns of the interval is exact when the cumulative max grew in it;
+// otherwise it is bounded by the upper edge of the highest histogram bucket
+// that moved (and by the cumulative max).
 StatsValue Delta(const StatsValue& cur, const StatsValue& prev);
 
 struct Percentiles {

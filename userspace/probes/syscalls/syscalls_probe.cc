@@ -10,6 +10,7 @@
 #include "core/loader.h"
 #include "core/probe.h"
 #include "core/process_info.h"
+#include "core/record.h"
 #include "probes/syscalls/syscall_names.h"
 #include "probes/syscalls/syscall_rollup.h"
 #include "probes/syscalls/syscalls_module.h"
@@ -86,12 +87,15 @@ class SyscallsProbe final : public Probe {
     if (int r = bpf_map__set_max_entries(skel_->maps.sys_errnos, entries / 4))
       return LibbpfError("sizing sys_errnos", r);
     // Only the chosen flavour's start map is created.
-    bpf_map__set_autocreate(skel_->maps.starts_task, use_btf_);
-    if (use_btf_) bpf_map__set_max_entries(skel_->maps.starts, 1);
-    bpf_program__set_autoload(skel_->progs.sys_enter_btf, use_btf_);
-    bpf_program__set_autoload(skel_->progs.sys_exit_btf, use_btf_);
-    bpf_program__set_autoload(skel_->progs.sys_enter_tp, !use_btf_);
-    bpf_program__set_autoload(skel_->progs.sys_exit_tp, !use_btf_);
+    KS_RETURN_IF_ERROR(SetAutocreate(skel_->maps.starts_task, use_btf_));
+    if (use_btf_) {
+      if (int r = bpf_map__set_max_entries(skel_->maps.starts, 1))
+        return LibbpfError("sizing starts", r);
+    }
+    KS_RETURN_IF_ERROR(SetAutoload(skel_->progs.sys_enter_btf, use_btf_));
+    KS_RETURN_IF_ERROR(SetAutoload(skel_->progs.sys_exit_btf, use_btf_));
+    KS_RETURN_IF_ERROR(SetAutoload(skel_->progs.sys_enter_tp, !use_btf_));
+    KS_RETURN_IF_ERROR(SetAutoload(skel_->progs.sys_exit_tp, !use_btf_));
 
     if (int r = ks_syscalls__load(skel_.get()))
       return LibbpfError("loading the syscalls BPF programs", r);
@@ -107,9 +111,13 @@ class SyscallsProbe final : public Probe {
   int RingFd() const override { return skel_ ? bpf_map__fd(skel_->maps.ring) : -1; }
 
   void OnRecord(const void* data, size_t size) override {
-    if (size < sizeof(ks_syscall_rec)) return;
-    ks_syscall_rec r;
-    std::memcpy(&r, data, sizeof(r));
+    RecordError err{};
+    const auto* rec = RecordAs<ks_syscall_rec>(data, size, KS_REC_SYSCALL, &err);
+    if (rec == nullptr) {
+      malformed_.Count(name(), err, data, size);
+      return;
+    }
+    const ks_syscall_rec& r = *rec;
     ++records_;
     auto& w = ctx_->out.Begin(ctx_->id, "syscall", ctx_->clock.ToUnix(r.hdr.ts_ns));
     WriteProcess(w, r.task, containers_);
@@ -197,6 +205,7 @@ class SyscallsProbe final : public Probe {
   void Metrics(MetricsSink& sink) const override {
     sink.Events("syscall", records_);
     sink.Events("syscall.stats", stats_records_);
+    malformed_.Metrics(sink, name());
     for (const auto& [nr, t] : totals_) {
       const std::string name(syscalls::SyscallName(nr));
       sink.Counter(syscalls::kMetricSyscalls, {{"syscall", name}}, t.count);
@@ -302,6 +311,7 @@ class SyscallsProbe final : public Probe {
   };
   std::map<uint32_t, Totals> totals_;
   uint64_t records_ = 0, stats_records_ = 0;
+  MalformedRecords malformed_;
 };
 
 }  // namespace

@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "core/record.h"
+
 namespace ksight::tcp {
 
 // The layout the BPF side writes: a change there must break this build.
@@ -34,9 +36,11 @@ static_assert(KS_AF_INET == AF_INET && KS_AF_INET6 == AF_INET6);
 
 std::optional<Record> Decode(const void* data, size_t size) {
   if (size < sizeof(Record)) return std::nullopt;
+  // The checks of RecordAs(), on an aligned copy (a fuzzer's bytes need not be aligned). The
+  // record is fixed-size, so hdr.size == sizeof(Record) <= size holds for the copy as well.
   Record r;
   std::memcpy(&r, data, sizeof(r));
-  if (r.hdr.type != KS_REC_TCP_RETRANSMIT || r.hdr.size < sizeof(Record)) return std::nullopt;
+  if (RecordAs<Record>(&r, sizeof(r), KS_REC_TCP_RETRANSMIT) == nullptr) return std::nullopt;
   return r;
 }
 

@@ -19,7 +19,7 @@ namespace ksight::tcp {
 // The record as the BPF side lays it out (checked by static_asserts in tcp_record.cc).
 using Record = ks_tcp_retransmit_rec;
 
-// A copy of the record, or nullopt if it is too short or not of our type.
+// A copy of the record, or nullopt if it fails the checks of RecordAs() (core/record.h).
 std::optional<Record> Decode(const void* data, size_t size);
 
 // "ESTABLISHED", "SYN_SENT", ... (include/net/tcp_states.h without TCP_), or "UNKNOWN".

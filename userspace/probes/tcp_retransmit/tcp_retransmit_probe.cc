@@ -15,6 +15,7 @@
 #include "core/loader.h"
 #include "core/probe.h"
 #include "core/process_info.h"
+#include "core/record.h"
 #include "probes/tcp_retransmit/tcp_flow_stats.h"
 #include "probes/tcp_retransmit/tcp_record.h"
 #include "probes/tcp_retransmit/tcp_retransmit_module.h"
@@ -138,12 +139,12 @@ class TcpRetransmitProbe final : public Probe {
     if (int r = bpf_map__set_max_entries(skel_->maps.owners, kOwnerEntries))
       return LibbpfError("sizing the socket-owner map", r);
 
-    bpf_program__set_autoload(skel_->progs.retransmit_btf, rtx_.btf);
-    bpf_program__set_autoload(skel_->progs.retransmit_tp, !rtx_.btf && rtx_.tp);
-    bpf_program__set_autoload(skel_->progs.synack_btf, syn_.btf);
-    bpf_program__set_autoload(skel_->progs.synack_tp, !syn_.btf && syn_.tp);
-    bpf_program__set_autoload(skel_->progs.set_state_btf, own_.btf);
-    bpf_program__set_autoload(skel_->progs.set_state_tp, !own_.btf && own_.tp);
+    KS_RETURN_IF_ERROR(SetAutoload(skel_->progs.retransmit_btf, rtx_.btf));
+    KS_RETURN_IF_ERROR(SetAutoload(skel_->progs.retransmit_tp, !rtx_.btf && rtx_.tp));
+    KS_RETURN_IF_ERROR(SetAutoload(skel_->progs.synack_btf, syn_.btf));
+    KS_RETURN_IF_ERROR(SetAutoload(skel_->progs.synack_tp, !syn_.btf && syn_.tp));
+    KS_RETURN_IF_ERROR(SetAutoload(skel_->progs.set_state_btf, own_.btf));
+    KS_RETURN_IF_ERROR(SetAutoload(skel_->progs.set_state_tp, !own_.btf && own_.tp));
 
     if (int r = ks_tcp_retransmit__load(skel_.get()))
       return LibbpfError("loading the tcp_retransmit BPF programs", r);
@@ -156,16 +157,10 @@ class TcpRetransmitProbe final : public Probe {
   int RingFd() const override { return skel_ ? bpf_map__fd(skel_->maps.ring) : -1; }
 
   void OnRecord(const void* data, size_t size) override {
-    const auto rec = tcp::Decode(data, size);
-    if (!rec) {
-      // Only a BPF object from another build could send this: say so once.
-      if (!bad_record_logged_) {
-        spdlog::error(
-            "tcp_retransmit: ignoring a ring record of {} bytes "
-            "that is not a tcp retransmit record",
-            size);
-      }
-      bad_record_logged_ = true;
+    RecordError err{};
+    const auto* rec = RecordAs<tcp::Record>(data, size, KS_REC_TCP_RETRANSMIT, &err);
+    if (rec == nullptr) {
+      malformed_.Count(name(), err, data, size);
       return;
     }
     ++by_kind_[std::string(tcp::KindName(rec->kind))];
@@ -218,6 +213,7 @@ class TcpRetransmitProbe final : public Probe {
   void Metrics(MetricsSink& sink) const override {
     sink.Events("tcp.retransmit", records_);
     sink.Events("tcp.retransmit.stats", stats_records_);
+    malformed_.Metrics(sink, name());
     for (const auto& [kind, n] : by_kind_)
       sink.Counter(tcp::kMetricRetransmits, {{"kind", kind}}, n);
   }
@@ -240,7 +236,7 @@ class TcpRetransmitProbe final : public Probe {
   std::string kcfg_;
   tcp::FlowAggregator flows_;
   uint64_t overflow_reported_ = 0;
-  bool bad_record_logged_ = false;
+  MalformedRecords malformed_;
   ContainerCache containers_;
   // For /metrics: retransmits per kind (every kind listed from the start), records per type.
   std::map<std::string, uint64_t> by_kind_{{"retransmit", 0}, {"synack", 0}, {"tlp", 0}};

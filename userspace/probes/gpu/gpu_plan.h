@@ -1,0 +1,110 @@
+// gpu_plan.h - which GPU sources this host can run, and with which hooks (pure logic).
+//
+// gpu_probe.cc gathers the host's facts (tracepoints in tracefs with their format files,
+// tp_btf targets in vmlinux and gpu_sched module BTF, printk_sprint(), console_loglevel) into
+// GpuHostFacts; MakeGpuPlan() decides from those facts alone which source is on, through which
+// hook, with the layouts the BPF programs read, and the verdict (with the reason) per source;
+// GpuProgramsFor() turns a plan into the autoload switch of each BPF program.
+#pragma once
+
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+extern "C" {
+#include "gpu/gpu.h"
+}
+
+namespace ksight::gpu {
+
+// What the host offers the gpu probe. Plain data: the unit tests build it by hand.
+struct GpuHostFacts {
+  bool btf = false;           // vmlinux BTF (CO-RE needs it)
+  std::string btf_error;      // why not, when !btf
+  std::string tracefs_path;   // empty: no tracefs
+  std::string tracefs_error;  // why not, when tracefs_path is empty
+  // Every classic tracepoint present of those GpuTracepointsOfInterest() names, keyed
+  // "category:name", with the text of its format file (empty when unreadable).
+  std::map<std::string, std::string> tracepoints;
+  // Raw tracepoints a tp_btf program can target: btf_trace_<name> in vmlinux BTF, and in the
+  // BTF of the gpu_sched module (none when it is built in, not loaded, or on 5.10: no module
+  // BTF).
+  std::set<std::string> vmlinux_tp_btf;
+  std::set<std::string> gpu_sched_tp_btf;
+  bool printk_sprint = false;  // vmlinux BTF has printk_sprint() (5.19+)
+  int console_loglevel = -1;   // /proc/sys/kernel/printk's first field, -1 when unknown
+
+  bool Tracepoint(std::string_view category, std::string_view name) const;
+  std::string TracepointMissingReason(std::string_view category, std::string_view name) const;
+};
+
+// The names the facts must cover: classic tracepoints {category, name} and tp_btf targets.
+const std::vector<std::pair<std::string, std::string>>& GpuTracepointsOfInterest();
+const std::vector<std::string>& GpuTpBtfOfInterest();
+
+enum class SchedMode { kNone, kBtf, kTracepoint };
+
+struct SchedScheme {
+  bool new_names = false;  // 6.17+
+  const char* queue;
+  const char* run;
+  const char* done;
+  const char* dep;
+};
+
+struct GpuPlan {
+  // printk
+  bool console_btf = false, console_tp = false;
+  std::string printk;  // the verdict, for details
+  // NVIDIA tracepoints
+  bool xid = false, sxid = false;
+  ks_gpu_xid_layout xid_layout{}, sxid_layout{};
+  std::string xid_verdict, sxid_verdict;
+  // dma_fence
+  bool fence_init = false, fence_emit = false, fence_signaled_btf = false,
+       fence_signaled_tp = false, fence_wait_start = false, fence_wait_end_btf = false,
+       fence_wait_end_tp = false;
+  std::string fence_verdict;
+  // gpu_scheduler
+  SchedMode sched = SchedMode::kNone;
+  const SchedScheme* scheme = nullptr;
+  bool sched_dep = false;
+  ks_gpu_sched_layout queue{}, run{}, done{}, dep{};
+  std::string sched_old_verdict, sched_new_verdict;
+
+  bool fence() const { return fence_init && (fence_signaled_btf || fence_signaled_tp); }
+  bool printk_on() const { return console_btf || console_tp; }
+};
+
+GpuPlan MakeGpuPlan(const GpuHostFacts& facts);
+
+// Per source: "printk", "nvidia_dev_xid", ... -> "available: ..." / "unavailable: ...".
+std::vector<std::pair<std::string, std::string>> GpuPlanDetails(const GpuPlan& p);
+
+// `ksight check`'s verdict: runnable, and the sources it would use or why none.
+struct GpuVerdict {
+  bool runnable = false;
+  std::string reason;
+};
+GpuVerdict GpuPlanVerdict(const GpuHostFacts& facts, const GpuPlan& p);
+
+// The autoload switch of each program of bpf/probes/gpu/gpu.bpf.c (same names).
+struct GpuPrograms {
+  bool console_btf = false, console_tp = false;
+  bool nvidia_dev_xid = false, nvswitch_dev_sxid = false;
+  bool fence_init_tp = false, fence_emit_tp = false, fence_signaled_btf = false,
+       fence_signaled_tp = false, fence_wait_start_tp = false, fence_wait_end_btf = false,
+       fence_wait_end_tp = false;
+  bool sched_queue_old_btf = false, sched_run_old_btf = false, sched_done_old_btf = false,
+       sched_dep_old_btf = false;
+  bool sched_queue_btf = false, sched_run_btf = false, sched_done_btf = false,
+       sched_dep_btf = false;
+  bool sched_queue_old_tp = false, sched_run_old_tp = false, sched_done_old_tp = false;
+  bool sched_queue_tp = false, sched_run_tp = false, sched_done_tp = false, sched_dep_tp = false;
+};
+GpuPrograms GpuProgramsFor(const GpuPlan& p);
+
+}  // namespace ksight::gpu

@@ -293,7 +293,7 @@ TEST_F(OutputTest, SighupReloadsOutputsAndKeepsRunningOnErrors) {
     if (r["status"]["state"] == "reloaded") reloaded = r;
   }
   ASSERT_FALSE(reloaded.is_null());
-  EXPECT_EQ(reloaded["status"]["details"]["applied"], "output");
+  EXPECT_EQ(reloaded["status"]["details"]["applied"], "output.path");
   EXPECT_EQ(reloaded["status"]["details"]["restart_needed"], "syscalls.slow");
   // Both sinks count the same records; the first file has every line since start.
   const auto first = ReadRecords(path_);

@@ -51,10 +51,9 @@ TEST(ConfigFile, DefaultTextParsesToTheDefaults) {
   const Config def;
   EXPECT_EQ(parsed.interval, def.interval);
   EXPECT_EQ(parsed.output, def.output);
-  EXPECT_EQ(parsed.slow, def.slow);
+  EXPECT_EQ(parsed.sections, def.sections);
   EXPECT_EQ(parsed.ring_bytes, def.ring_bytes);
   EXPECT_EQ(parsed.drain_interval, def.drain_interval);
-  EXPECT_EQ(parsed.syscall_stats_entries, def.syscall_stats_entries);
   EXPECT_EQ(parsed.probes, def.probes);
   EXPECT_TRUE(ValidateConfig(parsed).ok());
 }
@@ -83,8 +82,9 @@ ports = [443]
   EXPECT_EQ(c.ring_bytes, 1u << 20);
   EXPECT_EQ(c.pids, (std::vector<uint32_t>{42, 43}));
   EXPECT_EQ(c.cgroups, (std::vector<std::string>{"/sys/fs/cgroup/system.slice", "1234"}));
-  EXPECT_EQ(c.slow, 5ms);
-  EXPECT_EQ(c.tcp_ports, std::vector<uint16_t>{443});
+  EXPECT_EQ(c.Section("syscalls").Duration("slow"), 5ms);
+  EXPECT_EQ(c.Section("syscalls").Strings("watch_errnos"), std::vector<std::string>{"EACCES"});
+  EXPECT_EQ(c.Section("tcp_retransmit").Uints("ports"), std::vector<uint64_t>{443});
 }
 
 struct BadConfig {
@@ -144,8 +144,9 @@ TEST(CommandLine, FlagsOverrideDefaults) {
   EXPECT_EQ(c.cfg.output, std::vector<std::string>{"-"});
   EXPECT_EQ(c.cfg.interval, 1s);
   EXPECT_EQ(c.cfg.pids, (std::vector<uint32_t>{7, 8}));
-  EXPECT_EQ(c.cfg.slow, 0s);
-  EXPECT_EQ(c.cfg.watch_errnos, (std::vector<std::string>{"ENOENT", "EACCES"}));
+  EXPECT_EQ(c.cfg.Section("syscalls").Duration("slow"), 0s);
+  EXPECT_EQ(c.cfg.Section("syscalls").Strings("watch_errnos"),
+            (std::vector<std::string>{"ENOENT", "EACCES"}));
 }
 
 TEST(CommandLine, FlagsWinOverTheFile) {
@@ -178,7 +179,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadArgs{{}, "A subcommand is required"}, BadArgs{{"frobnicate"}, "frobnicate"},
         BadArgs{{"run", "--config", "/dev/null", "--interval", "soon"},
                 "--interval: invalid duration 'soon'"},
-        BadArgs{{"run", "--config", "/dev/null", "--interval", "1ms"}, "too short"},
+        BadArgs{{"run", "--config", "/dev/null", "--interval", "1ms"}, "must be between 100ms and 24h"},
         BadArgs{{"run", "--config", "/dev/null", "--pid", "abc"}, "--pid"},
         BadArgs{{"run", "--config", "/dev/null", "--probes", "sycalls"}, "unknown probe 'sycalls'"},
         BadArgs{{"run", "--config", "/dev/null", "--watch-errno", "EWHAT"},

@@ -11,6 +11,8 @@
 #include <gtest/gtest.h>
 
 #include "core/config.h"
+#include "probes/syscalls/syscalls_module.h"
+#include "probes/tcp_retransmit/tcp_retransmit_module.h"
 
 namespace ksight {
 namespace {
@@ -86,10 +88,10 @@ MetricsSnapshot Sample() {
   s.probes = {agent, sys, gpu};
   MetricsSink sink(s.probe_samples, "syscalls");
   sink.Events("syscall.stats", 7);
-  sink.Counter(metrics::kSyscalls, {{"syscall", "getppid"}}, 5000);
-  sink.Counter(metrics::kSyscallErrors, {{"syscall", "openat"}}, 37);
+  sink.Counter(syscalls::kMetricSyscalls, {{"syscall", "getppid"}}, 5000);
+  sink.Counter(syscalls::kMetricErrors, {{"syscall", "openat"}}, 37);
   MetricsSink tcp(s.probe_samples, "tcp_retransmit");
-  tcp.Counter(metrics::kTcpRetransmits, {{"kind", "tlp"}}, 2);
+  tcp.Counter(tcp::kMetricRetransmits, {{"kind", "tlp"}}, 2);
   return s;
 }
 

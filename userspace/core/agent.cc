@@ -176,7 +176,7 @@ int Agent::Run() {
   std::vector<const ProbeInfo*> selected;
   for (const auto& info : ProbeRegistry()) {
     if (cfg_.probes.empty() ||
-        std::find(cfg_.probes.begin(), cfg_.probes.end(), info->name()) != cfg_.probes.end())
+        std::find(cfg_.probes.begin(), cfg_.probes.end(), info.name()) != cfg_.probes.end())
       selected.push_back(&info);
   }
   const auto self = static_cast<uint32_t>(::getpid());
@@ -185,19 +185,19 @@ int Agent::Run() {
     auto ap = std::make_unique<ActiveProbe>();
     ap->probe = info->make();
     ap->out = out_.get();
-    ap->id = out_->RegisterProbe(std::string(info->name));
+    ap->id = out_->RegisterProbe(std::string(info->name()));
     const ProbeCheck chk = ap->probe->Check(host_);
     if (!chk.runnable) {
-      spdlog::warn("probe {} disabled: {}", info->name, chk.reason);
-      EmitStatus("disabled", info->name, chk.reason, chk.details);
+      spdlog::warn("probe {} disabled: {}", info->name(), chk.reason);
+      EmitStatus("disabled", info->name(), chk.reason, chk.details);
       continue;
     }
     ap->ctx = std::make_unique<ProbeContext>(
         ProbeContext{cfg_, cfg_.Section(info->name()), host_, filters_, *out_, ap->id, self, clock_});
     const Status st = ap->probe->Start(*ap->ctx);
     if (!st.ok()) {
-      spdlog::error("probe {} failed to start: {}", info->name, st.message());
-      EmitStatus("failed", info->name, st.message(), chk.details);
+      spdlog::error("probe {} failed to start: {}", info->name(), st.message());
+      EmitStatus("failed", info->name(), st.message(), chk.details);
       ap->probe->Stop();
       continue;
     }
@@ -212,14 +212,14 @@ int Agent::Run() {
       }
       if (r) {
         const Status e = LibbpfError("adding the probe's ring to the poller", r);
-        EmitStatus("failed", info->name, e.message());
+        EmitStatus("failed", info->name(), e.message());
         ap->probe->Stop();
         continue;
       }
     }
-    spdlog::info("probe {} attached ({})", info->name, chk.reason);
+    spdlog::info("probe {} attached ({})", info->name(), chk.reason);
     if (metrics_) metrics_->LoopTick(Clock::BootNs());
-    EmitStatus("attached", info->name, chk.reason, ap->probe->StatusDetails());
+    EmitStatus("attached", info->name(), chk.reason, ap->probe->StatusDetails());
     probes_.push_back(std::move(ap));
   }
   if (probes_.empty()) {

@@ -557,9 +557,11 @@ void SetSetting(Config& cfg, const SettingSection& s, const SettingDef& d, Setti
 }
 
 bool ReloadPlan::Changed(std::string_view section) const {
+  // Top-level keys have no "section." prefix.
   const std::string prefix = std::string(section) + ".";
-  return std::any_of(applied.begin(), applied.end(),
-                     [&](const std::string& k) { return k.rfind(prefix, 0) == 0; });
+  return std::any_of(applied.begin(), applied.end(), [&](const std::string& k) {
+    return section.empty() ? k.find('.') == std::string::npos : k.rfind(prefix, 0) == 0;
+  });
 }
 
 ReloadPlan PlanReload(const Config& started, const Config& live, const Config& next) {

@@ -13,7 +13,6 @@
 #include "core/probe.h"
 #include "core/version.h"
 
-
 namespace {
 
 int Dispatch(int argc, char** argv) {

@@ -188,7 +188,8 @@ TEST(Flags, EveryTypedFlagRejectsBadInputWithOneLine) {
         default:
           continue;
       }
-      if (d.max != UINT64_MAX && d.kind == SettingKind::kUint) bad.push_back(std::to_string(d.max + 1));
+      if (d.max != UINT64_MAX && d.kind == SettingKind::kUint)
+        bad.push_back(std::to_string(d.max + 1));
       for (const auto& v : bad) {
         const Command c = ParseArgs({flag, v});
         ++tried;

@@ -40,8 +40,9 @@ void AddRunFlags(CLI::App* app, Flags& f) {
     for (const SettingDef& d : s.keys) {
       if (d.flag.empty()) continue;
       const std::string name(LongName(d.flag));
-      const std::string help =
-          d.flag_help.empty() ? std::string(d.help.substr(0, d.help.find('\n'))) : std::string(d.flag_help);
+      const std::string help = d.flag_help.empty()
+                                   ? std::string(d.help.substr(0, d.help.find('\n')))
+                                   : std::string(d.flag_help);
       if (IsListKind(d.kind)) {
         auto* opt = app->add_option(std::string(d.flag), f.lists[name], help);
         if (d.split_commas) opt->delimiter(',');
@@ -59,8 +60,9 @@ Status ApplyFlags(CLI::App* app, const Flags& f, Config& cfg) {
       if (d.flag.empty()) continue;
       const std::string_view name = LongName(d.flag);
       if (app->count(std::string(name)) == 0) continue;
-      Result<SettingValue> v = IsListKind(d.kind) ? ParseSettingTexts(d, f.lists.find(name)->second)
-                                                  : ParseSettingText(d, f.scalars.find(name)->second);
+      Result<SettingValue> v = IsListKind(d.kind)
+                                   ? ParseSettingTexts(d, f.lists.find(name)->second)
+                                   : ParseSettingText(d, f.scalars.find(name)->second);
       Status st = v.ok() ? CheckSetting(d, *v) : v.status();
       if (!st.ok()) return st.With(name);
       SetSetting(cfg, s, d, std::move(v.value()));

@@ -154,9 +154,9 @@ Status ReadSection(const toml::table& t, std::string_view source, const SettingS
     std::vector<std::string_view> names;
     for (const auto& d : sec.keys) names.push_back(d.key);
     names.insert(names.end(), also_known.begin(), also_known.end());
-    return Status::Error(fmt::format("{}: unknown key '{}{}' (known here: {})", Where(source, v),
-                                     prefix, key,
-                                     names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
+    return Status::Error(
+        fmt::format("{}: unknown key '{}{}' (known here: {})", Where(source, v), prefix, key,
+                    names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
   }
   for (const SettingDef& d : sec.keys) {
     const toml::node* n = t.get(d.key);
@@ -213,8 +213,8 @@ Status CheckLogLevel(const SettingValue& v) {
                                                              "error", "critical", "off"};
   const auto& s = std::get<std::string>(v);
   if (kLevels.count(s)) return {};
-  return Status::Error(fmt::format(
-      "'{}' is not one of trace, debug, info, warn, error, critical, off", s));
+  return Status::Error(
+      fmt::format("'{}' is not one of trace, debug, info, warn, error, critical, off", s));
 }
 
 Status CheckMetricsAddr(const SettingValue& v) {
@@ -224,9 +224,10 @@ Status CheckMetricsAddr(const SettingValue& v) {
 
 Status CheckRingSize(const SettingValue& v) {
   const uint64_t rb = std::get<uint64_t>(v);
-  if (rb < 4096 || (rb & (rb - 1)) != 0 || rb > (1u << 30))
-    return Status::Error(fmt::format(
-        "{} must be a power of two between 4KiB and 1GiB (e.g. 4MiB)", rb));
+  if (rb < 4096 || (rb & (rb - 1)) != 0 || rb > (1u << 30)) {
+    return Status::Error(
+        fmt::format("{} must be a power of two between 4KiB and 1GiB (e.g. 4MiB)", rb));
+  }
   return {};
 }
 
@@ -309,7 +310,7 @@ const SettingDef kTopLevel[] = {
      .flag_help = "rollup period, e.g. 10s",
      .apply = SettingApply::kReload,
      .min = 100 * kMs,
-     .max = 24 * 3600 * 1000 * kMs,
+     .max = 24ULL * 3600 * 1000 * kMs,
      KS_FIELD(interval)},
     {.key = "duration",
      .kind = SettingKind::kDuration,
@@ -606,14 +607,13 @@ Status ParseConfigText(std::string_view text, std::string_view source, Config& c
     }
   }
   std::vector<std::string_view> top_known = tables;
-  top_known.push_back("output");
+  top_known.emplace_back("output");
   // Unknown top-level keys: not a top-level setting, not a section.
   for (const auto& [k, v] : root) {
     const std::string_view key = k.str();
-    const bool known =
-        std::find(top_known.begin(), top_known.end(), key) != top_known.end() ||
-        std::any_of(std::begin(kTopLevel), std::end(kTopLevel),
-                    [&](const SettingDef& d) { return d.key == key; });
+    const bool known = std::find(top_known.begin(), top_known.end(), key) != top_known.end() ||
+                       std::any_of(std::begin(kTopLevel), std::end(kTopLevel),
+                                   [&](const SettingDef& d) { return d.key == key; });
     if (!known) {
       std::vector<std::string_view> names;
       for (const auto& d : kTopLevel) names.push_back(d.key);
@@ -624,8 +624,7 @@ Status ParseConfigText(std::string_view text, std::string_view source, Config& c
   }
   toml::table top;
   for (const auto& [k, v] : root) {
-    if (std::find(top_known.begin(), top_known.end(), k.str()) == top_known.end())
-      top.insert(k, v);
+    if (std::find(top_known.begin(), top_known.end(), k.str()) == top_known.end()) top.insert(k, v);
   }
   KS_RETURN_IF_ERROR(ReadSection(top, source, sections[0], {}, cfg));
   for (size_t i = 1; i < sections.size(); ++i) {
@@ -643,7 +642,6 @@ Status ParseConfigText(std::string_view text, std::string_view source, Config& c
   }
   return {};
 }
-
 
 Status LoadConfigFile(const std::string& path, bool required, Config& cfg) {
   std::ifstream in(path);
@@ -762,4 +760,3 @@ std::string DefaultConfigText() {
 }
 
 }  // namespace ksight
-

@@ -39,7 +39,8 @@ const std::vector<MetricFamilyDef>& MetricFamilies() {
   };
   static const std::vector<MetricFamilyDef> kFamilies = [] {
     std::vector<MetricFamilyDef> all = kAgent;
-    for (const ProbeModule* m : ProbeModules()) all.insert(all.end(), m->metrics.begin(), m->metrics.end());
+    for (const ProbeModule* m : ProbeModules())
+      all.insert(all.end(), m->metrics.begin(), m->metrics.end());
     all.insert(all.end(), kProcess.begin(), kProcess.end());
     return all;
   }();

@@ -130,7 +130,8 @@ Status CheckSetting(const SettingDef& def, const SettingValue& v) {
                                          FormatDuration(Nanos(def.min)),
                                          FormatDuration(Nanos(def.max))));
       }
-      if (def.max == UINT64_MAX) return Status::Error(fmt::format("{} must be at least {}", shown, def.min));
+      if (def.max == UINT64_MAX)
+        return Status::Error(fmt::format("{} must be at least {}", shown, def.min));
       return Status::Error(fmt::format("{} must be between {} and {}", shown, def.min, def.max));
     }
     return {};
@@ -139,8 +140,8 @@ Status CheckSetting(const SettingDef& def, const SettingValue& v) {
     if (d->count() < 0) return Status::Error("must not be negative");
     KS_RETURN_IF_ERROR(range(static_cast<uint64_t>(d->count()), FormatDuration(*d)));
   } else if (const auto* u = std::get_if<uint64_t>(&v)) {
-    KS_RETURN_IF_ERROR(range(*u, def.kind == SettingKind::kMode ? fmt::format("{:04o}", *u)
-                                                                : std::to_string(*u)));
+    KS_RETURN_IF_ERROR(
+        range(*u, def.kind == SettingKind::kMode ? fmt::format("{:04o}", *u) : std::to_string(*u)));
   } else if (const auto* l = std::get_if<std::vector<uint64_t>>(&v)) {
     for (uint64_t x : *l) KS_RETURN_IF_ERROR(range(x, std::to_string(x)));
   }

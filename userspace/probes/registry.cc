@@ -4,7 +4,7 @@
 
 namespace ksight {
 
-#define KSIGHT_PROBE(name)                  \
+#define KSIGHT_PROBE(name)                 \
   extern const ProbeModule kModule_##name; \
   std::unique_ptr<Probe> MakeProbe_##name();
 #include "probes/probes.inc"

@@ -1,6 +1,6 @@
 // gpu_module.cc - the gpu probe's config section (none yet), metrics and record types.
-#include "core/probe_module.h"
 #include "probes/gpu/gpu_module.h"
+#include "core/probe_module.h"
 
 namespace ksight {
 namespace {

@@ -17,9 +17,9 @@ Status CheckErrnos(const SettingValue& v) {
     auto e = syscalls::ErrnoNumber(n);
     if (!e) return Status::Error(fmt::format("'{}' is not an errno name (e.g. EACCES)", n));
     if (*e >= 64 * KS_SYSCALL_WATCH_WORDS) {
-      return Status::Error(fmt::format(
-          "'{}' is not an errno this probe can watch (numbers below {})", n,
-          64 * KS_SYSCALL_WATCH_WORDS));
+      return Status::Error(
+          fmt::format("'{}' is not an errno this probe can watch (numbers below {})", n,
+                      64 * KS_SYSCALL_WATCH_WORDS));
     }
   }
   return {};
@@ -34,7 +34,7 @@ const SettingDef kSettings[] = {
      .help = "A `syscall` record for every call at least this slow.",
      .flag = "--slow",
      .flag_help = "a syscall record for every call at least this slow (e.g. 100ms)",
-     .max = 3600 * 1000 * kMs},
+     .max = 3600ULL * 1000 * kMs},
     {.key = "watch_errnos",
      .kind = SettingKind::kStrings,
      .default_value = "",

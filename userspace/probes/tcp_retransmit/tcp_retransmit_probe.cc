@@ -4,8 +4,8 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 
-#include <cstdlib>
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <string>
 #include <string_view>
@@ -205,7 +205,8 @@ class TcpRetransmitProbe final : public Probe {
     d.emplace_back("rto_ms",
                    kcfg_.empty() ? "omitted (no kernel config)" : "CONFIG_HZ from " + kcfg_);
     std::string ports;
-    for (uint64_t p : ctx_->settings.Uints("ports")) ports += (ports.empty() ? "" : ",") + std::to_string(p);
+    for (uint64_t p : ctx_->settings.Uints("ports"))
+      ports += (ports.empty() ? "" : ",") + std::to_string(p);
     d.emplace_back("ports", ports.empty() ? "all" : ports);
     return d;
   }

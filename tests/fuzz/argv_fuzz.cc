@@ -24,11 +24,6 @@
 #include "core/agent.h"
 #include "core/cli.h"
 
-namespace ksight {
-// The agent library's registry is not linked here: the probes a real build knows.
-std::vector<std::string> KnownProbeNames() { return {"syscalls", "tcp_retransmit", "gpu"}; }
-}  // namespace ksight
-
 namespace {
 
 std::string g_config;  // an empty TOML file of our own

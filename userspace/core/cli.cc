@@ -4,6 +4,7 @@
 
 #include <map>
 #include <sstream>
+#include <vector>
 
 #include "core/agent.h"
 
@@ -140,7 +141,8 @@ Command ParseCommandLine(int argc, const char* const* argv) {
   if (st.ok()) st = sub == run ? ApplyFlags(run, f, cmd.cfg) : Status();
   if (st.ok() && sub == check && sub->count("--probes")) {
     cmd.cfg.probes = check_probes;
-    for (const SettingDef& d : AllSettingSections().front().keys) {
+    const std::vector<SettingSection> sections = AllSettingSections();  // outlives the loop
+    for (const SettingDef& d : sections.front().keys) {
       if (d.key == "probes") st = CheckSetting(d, SettingValue(check_probes)).With("--probes");
     }
   }

@@ -9,6 +9,16 @@
 # Kernel command line knobs: ksight.results=DEV, ksight.plan_timeout=SECONDS (180),
 # ksight.shell=1 (start a shell instead of powering off; for debugging by hand).
 
+# Checks it reports, one per line (tests/vm/list-checks.sh registers them with ctest):
+# vm-check: boot
+# vm-check: mount.tracefs
+# vm-check: mount.bpffs
+# vm-check: net.lo
+# vm-check: module.vgem
+# vm-check: module.gpu_sched
+# vm-check: module.sch_netem
+# vm-check: plan
+
 PATH=/payload/bin:/payload:/bin:/sbin:/usr/bin:/usr/sbin
 export PATH
 umask 022

@@ -3,21 +3,19 @@
 #
 # Usage: tests/vm/make-payload.sh BUILD_DIR PAYLOAD_DIR
 #   BUILD_DIR    a build tree (make BUILD=...): BUILD_DIR/ksight, BUILD_DIR/triggers/*
-#   PAYLOAD_DIR  recreated: bin/ksight, bin/<every trigger program>, plans/agent.sh,
-#                plans/gpu.sh, plans/tcp_retransmit.sh (tests/bpf/tcp/vm_plan.sh)
-# Then: PAYLOAD=PAYLOAD_DIR tests/vm/run-matrix.sh  (shared libraries of the dynamic
-# binaries are added to each initramfs by mkinitramfs.sh).
+#   PAYLOAD_DIR  recreated: bin/ksight, bin/<every trigger program>
+# Then: PAYLOAD=PAYLOAD_DIR tests/vm/run-matrix.sh, which adds every plan of tests/vm/plans/
+# (shared libraries of the dynamic binaries are added to each initramfs by mkinitramfs.sh).
 set -eu
 build=${1:?usage: make-payload.sh BUILD_DIR PAYLOAD_DIR}
 payload=${2:?usage: make-payload.sh BUILD_DIR PAYLOAD_DIR}
-here=$(cd "$(dirname "$0")" && pwd)
 
 if [ ! -x "$build/ksight" ]; then
 	echo "make-payload: no $build/ksight (build it first: make BUILD=$build)" >&2
 	exit 1
 fi
 rm -rf "$payload"
-mkdir -p "$payload/bin" "$payload/plans"
+mkdir -p "$payload/bin"
 cp "$build/ksight" "$payload/bin/"
 n=0
 if [ -d "$build/triggers" ]; then
@@ -28,7 +26,4 @@ if [ -d "$build/triggers" ]; then
 		n=$((n + 1))
 	done
 fi
-cp "$here/plans/agent.sh" "$here/plans/gpu.sh" "$payload/plans/"
-# The tcp_retransmit probe's own VM plan (netem loss on lo, agent vs TcpRetransSegs).
-cp "$here/../bpf/tcp/vm_plan.sh" "$payload/plans/tcp_retransmit.sh"
 echo "make-payload: $payload: ksight + $n trigger(s): $(ls "$payload/bin" | tr '\n' ' ')"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # vm_check.sh - the tcp_retransmit probe on every kernel of the VM matrix (5.10, 6.1,
-# 6.12, 7.x): tests/bpf/tcp/vm_plan.sh in QEMU guests through tests/vm/run-matrix.sh.
+# 6.12, 7.x): tests/vm/plans/tcp_retransmit.sh in QEMU guests through tests/vm/run-matrix.sh.
 #
 #   tests/bpf/tcp/vm_check.sh [BUILD_DIR] [LABELS]     (default: build "5.10 6.1 6.12 7.x")
 #
@@ -13,6 +13,5 @@ build=$(cd "${1:-build}" && pwd)
 labels=${2:-5.10 6.1 6.12 7.x}
 payload=$build/vm-tcp-payload
 "$repo/tests/vm/make-payload.sh" "$build" "$payload" >/dev/null
-cp "$here/vm_plan.sh" "$payload/plans/tcp_retransmit.sh"
 VM_BUILD=${VM_BUILD:-$build/vm} exec "$repo/tests/vm/run-matrix.sh" --payload "$payload" \
 	--plans tcp_retransmit --labels "$labels"

@@ -1,39 +1,32 @@
 # shellcheck shell=sh
-# Agent plan: the ksight binary from the payload on this kernel. Sourced by the payload's
-# plan.sh (guest) or run by run-matrix.sh on the host; prints KSIGHT-RESULT lines.
+# Agent plan: the ksight binary from the payload on this kernel, every probe at once. Sourced
+# by the payload's plan.sh (guest) or run by run-matrix.sh on the host; prints KSIGHT-RESULT
+# lines. Each probe's own checks are in its plan, tests/vm/plans/<probe>.sh.
 # Everything skips when the payload has no ksight (tests/vm/make-payload.sh puts it there).
 #
-# Checks:
-#   agent.check              `ksight check` exits 0 and prints its probe table
-#   agent.check.<probe>      the verdict line of each probe in that table (ok -> pass).
-#                            syscalls, tcp_retransmit and gpu run on every kernel of the
-#                            matrix (docs/compatibility.md): another verdict is a failure.
-#                            Any other probe: skip with its reason (fail without one).
-#   agent.syscalls.exact     syscalls probe with --pid on syscall_trigger -w -g 1000 -e 7:
-#                            sum of stats.count for getppid == 1000 and of
-#                            errors_by_errno.ENOENT for openat == 7 (detail: the hook used)
-#   agent.exit               that agent run exited 0 after SIGINT
-#   agent.verifier           a run with every probe the build ships: each one reports
-#                            agent.status attached, or disabled with a reason (the agent's
-#                            own feature probing said no); state "failed" (a load or attach
-#                            error) fails the check, reason or not, and so does a source of an
-#                            attached probe whose verdict in details is "failed: ..." (the
-#                            probe degraded after an error); and the agent exits 0
-# Table cells (KSIGHT-TABLE, see guest-lib.sh): <probe> = state(hook) from the verifier run,
-# syscalls/syscall.stats = the exact counts seen/expected.
-# Env: AGENT_GETPPID (default 1000), AGENT_ENOENT (default 7).
+# Checks (tests/vm/list-checks.sh reads the vm-check lines):
+# vm-check: agent.check
+#   `ksight check` exits 0 and prints its probe table
+#   agent.check.<probe>: the verdict line of each probe in that table (ok -> pass), one check
+#   per KSIGHT_PROBE line of userspace/probes/probes.inc. A probe whose plan has the line
+#   "# vm-probe: every kernel" must be ok on every kernel of the matrix (another verdict is a
+#   failure); any other probe skips with its reason (fail without one).
+# vm-check: agent.verifier
+#   a run with every probe the build ships: each one reports agent.status attached, or
+#   disabled with a reason (the agent's own feature probing said no); state "failed" (a load
+#   or attach error) fails the check, reason or not, and so does a source of an attached probe
+#   whose verdict in details is "failed: ..." (the probe degraded after an error); and the
+#   agent exits 0
+# Table cells (KSIGHT-TABLE, see guest-lib.sh): <probe> = state(hook) from the verifier run.
 # shellcheck source=tests/vm/guest-lib.sh
 . "${KSIGHT_LIB:?}"
 
 ag_bin=$(ksight_find ksight)
-ag_trig=$(ksight_find syscall_trigger)
-ag_g=${AGENT_GETPPID:-1000}
-ag_e=${AGENT_ENOENT:-7}
 ag_d=/tmp/ksight-agent.$$
 mkdir -p "$ag_d"
 
 if [ -z "$ag_bin" ]; then
-	for ag_c in agent.check agent.syscalls.exact agent.exit agent.verifier; do
+	for ag_c in agent.check agent.verifier; do
 		ksight_skip "$ag_c" "no ksight in the payload (tests/vm/make-payload.sh)"
 	done
 	exit 0
@@ -63,13 +56,11 @@ while read -r ag_p ag_v ag_rest; do
 	case $ag_v in
 	ok) ksight_pass "agent.check.$ag_p" "$ag_v $ag_rest$ag_more" ;;
 	*)
-		case $ag_p in
-		syscalls | tcp_retransmit | gpu)
-			# Their hooks exist on every supported kernel: not ok is a regression.
+		# The probe's plan says its hooks exist on every supported kernel: not ok is a regression.
+		if grep -q '^# vm-probe: every kernel' "$KSIGHT_PAYLOAD/plans/$ag_p.sh" 2>/dev/null; then
 			ksight_fail "agent.check.$ag_p" "must run on every kernel of the matrix: $ag_v $ag_rest$ag_more"
 			continue
-			;;
-		esac
+		fi
 		if [ -n "$ag_rest$ag_more" ]; then
 			ksight_skip "agent.check.$ag_p" "$ag_v $ag_rest$ag_more"
 		else
@@ -78,74 +69,6 @@ while read -r ag_p ag_v ag_rest; do
 		;;
 	esac
 done <"$ag_d/check.rows"
-
-# --- syscalls: exact counts for one pid ------------------------------------------------
-# A missing trigger or syscalls probe is a broken payload or build: a failure, not a skip.
-ag_exact_fail=""
-if [ -z "$ag_trig" ]; then
-	ag_exact_fail="no syscall_trigger in the payload (tests/vm/make-payload.sh)"
-elif [ -s "$ag_d/check.rows" ] && ! grep -q '^syscalls ' "$ag_d/check.rows"; then
-	ag_exact_fail="the build has no syscalls probe"
-fi
-if [ -n "$ag_exact_fail" ]; then
-	ksight_fail agent.syscalls.exact "$ag_exact_fail"
-	ksight_fail agent.exit "$ag_exact_fail"
-else
-	rm -f "$ag_d/fifo"
-	mkfifo "$ag_d/fifo"
-	exec 7<>"$ag_d/fifo"
-	"$ag_trig" -w -g "$ag_g" -e "$ag_e" <"$ag_d/fifo" >"$ag_d/trig.out" 2>&1 &
-	ag_tpid=$!
-	ksight_wait_until 10 ksight_has "$ag_d/trig.out" '^pid ' ||
-		ksight_info "agent: syscall_trigger printed no pid line in 10s"
-	ag_out=$ag_d/syscalls.json
-	"$ag_bin" run --config /dev/null --output "$ag_out" --probes syscalls --pid "$ag_tpid" \
-		--interval 1s --duration 100s 2>"$ag_d/agent.err" &
-	ag_apid=$!
-	ag_t0=$(cut -d' ' -f1 /proc/uptime)
-	if ksight_wait_until 60 ksight_has "$ag_out" '"state":"running"'; then
-		ag_up="running after $(awk -v a="$ag_t0" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN { printf "%.1f", b - a }')s"
-	else
-		ag_up="no running state in 60s"
-	fi
-	echo go >&7
-	ksight_wait_until 30 ksight_has "$ag_d/trig.out" '^done ' ||
-		ksight_info "agent: syscall_trigger did not finish in 30s"
-	wait "$ag_tpid"
-	ag_trc=$?
-	exec 7>&-
-	# Two more heartbeats (their rollups read the maps after the trigger's last call), then
-	# stop as an operator would.
-	ag_hb=$(ksight_count "$ag_out" '"type":"agent.heartbeat"')
-	ag_hb_more() { [ "$(ksight_count "$ag_out" '"type":"agent.heartbeat"')" -ge $((ag_hb + 2)) ]; }
-	ksight_wait_until 30 ag_hb_more || ksight_info "agent: no two heartbeats after the trigger in 30s"
-	kill -INT "$ag_apid" 2>/dev/null
-	ksight_wait_until 30 ksight_gone "$ag_apid" || kill -KILL "$ag_apid" 2>/dev/null
-	wait "$ag_apid"
-	ag_arc=$?
-	sed 's/^/KSIGHT-INFO agent stderr: /' "$ag_d/agent.err" | head -n 40
-	# Records of the trigger's pid: the sum over all intervals.
-	grep '"type":"syscall.stats"' "$ag_out" 2>/dev/null | grep "\"process\":{\"pid\":${ag_tpid}[,}]" >"$ag_d/mine.json"
-	ag_gc=$(grep '"syscall":{"name":"getppid"' "$ag_d/mine.json" |
-		sed -n 's/.*"stats":{"count":\([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
-	ag_ec=$(grep '"syscall":{"name":"openat"' "$ag_d/mine.json" |
-		sed -n 's/.*"ENOENT":\([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
-	ag_hook=$(grep '"state":"attached","probe":"syscalls"' "$ag_out" 2>/dev/null | head -n1 | ag_field hook)
-	ag_reason=$(grep '"state":"attached","probe":"syscalls"' "$ag_out" 2>/dev/null | head -n1 |
-		sed -n 's/.*"reason":"\([^"]*\)".*/\1/p')
-	ag_detail="getppid=$ag_gc/$ag_g openat.ENOENT=$ag_ec/$ag_e hook=${ag_hook:-?} ($ag_reason) $ag_up trigger=$(tail -n1 "$ag_d/trig.out") trigger_rc=$ag_trc"
-	ksight_table syscalls/syscall.stats "getppid:$ag_gc/$ag_g,ENOENT:$ag_ec/$ag_e"
-	if [ "$ag_gc" = "$ag_g" ] && [ "$ag_ec" = "$ag_e" ]; then
-		ksight_pass agent.syscalls.exact "$ag_detail"
-	else
-		ksight_fail agent.syscalls.exact "$ag_detail err=$(ag_tail "$ag_d/agent.err")"
-	fi
-	if [ "$ag_arc" = 0 ]; then
-		ksight_pass agent.exit "rc=0 after SIGINT"
-	else
-		ksight_fail agent.exit "rc=$ag_arc err=$(ag_tail "$ag_d/agent.err")"
-	fi
-fi
 
 # --- verifier: every probe the build ships loads or says why not ----------------------
 ag_out=$ag_d/all.json

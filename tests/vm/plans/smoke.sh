@@ -17,6 +17,28 @@
 #                            tcp_retransmit_synack events (gso_max_segs 1 on lo, so one
 #                            event is one segment)
 # Env: VGEM_FENCES (default 5), NETEM_LOSS (default 5%), NETEM_BYTES (default 400000).
+# Checks it reports, one per line (tests/vm/list-checks.sh registers them with ctest):
+# vm-check: smoke.uname
+# vm-check: smoke.tracefs
+# vm-check: smoke.tp.raw_syscalls.sys_enter
+# vm-check: smoke.tp.raw_syscalls.sys_exit
+# vm-check: smoke.tp.tcp.tcp_retransmit_skb
+# vm-check: smoke.tp.tcp.tcp_retransmit_synack
+# vm-check: smoke.tp.dma_fence.dma_fence_init
+# vm-check: smoke.tp.dma_fence.dma_fence_signaled
+# vm-check: smoke.tp.dma_fence.dma_fence_wait_start
+# vm-check: smoke.tp.dma_fence.dma_fence_wait_end
+# vm-check: smoke.tp.gpu_scheduler.drm_sched_job
+# vm-check: smoke.tp.gpu_scheduler.drm_run_job
+# vm-check: smoke.tp.gpu_scheduler.drm_sched_job_queue
+# vm-check: smoke.tp.gpu_scheduler.drm_sched_job_run
+# vm-check: smoke.vgem_fence
+# vm-check: smoke.dma_fence.init
+# vm-check: smoke.dma_fence.signaled
+# vm-check: smoke.dma_fence.wait_start
+# vm-check: smoke.dma_fence.wait_end
+# vm-check: smoke.netem.qdisc
+# vm-check: smoke.netem.retransmits
 # shellcheck source=tests/vm/guest-lib.sh
 . "${KSIGHT_LIB:?}"
 

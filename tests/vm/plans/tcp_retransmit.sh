@@ -1,7 +1,7 @@
 # shellcheck shell=sh
-# tcp_retransmit on one kernel of the VM matrix (tests/bpf/tcp/vm_check.sh stages it as
-# plans/tcp_retransmit.sh). Lossy lo (netem), one client/server transfer per hook
-# flavor, the agent's records against the kernel's own TcpRetransSegs.
+# tcp_retransmit plan: the tcp_retransmit probe on one kernel of the VM matrix. Lossy lo
+# (netem), one client/server transfer per hook flavor, the agent's records against the
+# kernel's own TcpRetransSegs.
 #
 # Checks, for HOOK in tp_btf and tracepoint (KSIGHT_TCP_HOOK=tracepoint forces the
 # classic tracepoints, so the older context layouts are loaded and run too):
@@ -10,6 +10,14 @@
 #   tcp.HOOK.owner      every record names the client or the server, source socket_owner
 # and the cell tcp_retransmit/tcp.retransmit:HOOK of the probe table (segs seen/RetransSegs).
 # Guest only: it changes lo's qdisc. Env: TCP_NETEM_LOSS (3%), TCP_BYTES (300000).
+# vm-probe: every kernel (plans/agent.sh: agent.check.<probe> must be ok on each)
+# Checks it reports, one per line (tests/vm/list-checks.sh registers them with ctest):
+# vm-check: tcp.tp_btf.attached
+# vm-check: tcp.tp_btf.count
+# vm-check: tcp.tp_btf.owner
+# vm-check: tcp.tracepoint.attached
+# vm-check: tcp.tracepoint.count
+# vm-check: tcp.tracepoint.owner
 # shellcheck source=tests/vm/guest-lib.sh
 . "${KSIGHT_LIB:?}"
 

@@ -14,6 +14,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/klog.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -24,15 +25,19 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "core/host_features.h"
 #include "core/json_writer.h"
 #include "harness.h"
+#include "probes/gpu/gpu_plan.h"
 #include "probes/gpu/gpu_records.h"
 #include "probes/gpu/gpu_tp_format.h"
+#include "probes/gpu/kmsg.h"
 
 #include "gpu.skel.h"
 
@@ -42,12 +47,12 @@ namespace {
 // ---- helpers ----------------------------------------------------------------------------------
 
 // Before 5.19 printk:console fires only for lines the console prints (level < console_loglevel;
-// printk_sprint() is the function that traces every line since). There, raise console_loglevel
-// for the test so the drivers' KERN_WARNING / KERN_INFO lines are traced, and restore it.
+// gpu::ConsoleTracesEveryLine). There, raise console_loglevel for the tests that force the
+// tracepoint so the drivers' KERN_WARNING / KERN_INFO lines are traced, and restore it.
 class TraceEveryPrintk {
  public:
   TraceEveryPrintk() {
-    if (HostFeatures::Probe(true).BtfHasFunc("printk_sprint")) return;
+    if (gpu::ConsoleTracesEveryLine(HostFeatures::Probe(true).kernel_release())) return;
     std::ifstream in("/proc/sys/kernel/printk");
     std::getline(in, saved_);
     std::ofstream("/proc/sys/kernel/printk") << "8";
@@ -359,6 +364,226 @@ TEST(GpuProbe, RingFullIsCountedNeverSilent) {
     if (l["loss"]["probe"] == "gpu" && l["loss"]["reason"] == "ring_full")
       reported += l["loss"]["count"].get<uint64_t>();
   EXPECT_EQ(reported, ring_full);
+}
+
+// ---- printk_source kmsg: the gpu probe reads /dev/kmsg itself ---------------------------------
+// What kernels before 5.19 use (their printk:console sees only console lines); forced here with
+// --gpu-printk-source kmsg. These agents see every line of the host's log, so each test matches
+// its records by bus ids no other test uses.
+
+// The fault lines of one level: an Xid, an SXid, an amdgpu ring timeout, an i915 hang; each on
+// a bus id of its own (<kind digit><level>), so a record names the line it came from.
+struct LevelLine {
+  std::string line, type, bus;
+};
+std::vector<LevelLine> LevelLines(int level) {
+  const std::string l = "<" + std::to_string(level) + ">";
+  const std::string d = std::to_string(level);
+  return {
+      {l + "NVRM: Xid (PCI:0000:a" + d +
+           ":00): 13, pid=1, name=ksight-level, Graphics "
+           "Exception: ESR 0x" +
+           d,
+       "gpu.xid", "0000:a" + d + ":00"},
+      {l + "nvidia-nvswitch0: SXid (PCI:0000:b" + d +
+           ":00.0): 12028, Non-fatal, Link 32 egress "
+           "non-posted PRIV error (First)",
+       "gpu.sxid", "0000:b" + d + ":00.0"},
+      {l + "amdgpu 0000:c" + d +
+           ":00.0: amdgpu: ring gfx_0.0.0 timeout, signaled seq=1, "
+           "emitted seq=2",
+       "gpu.reset", "0000:c" + d + ":00.0"},
+      {l + "i915 0000:d" + d + ":02.0: [drm] GPU HANG: ecode 12:1:85dffffb, in Xorg [1234]",
+       "gpu.reset", "0000:d" + d + ":02.0"},
+  };
+}
+
+// gpu.* records (fence stats aside) whose pci_bus_id is one of `buses`, keyed by bus id.
+std::map<std::string, std::vector<json>> ByBus(const std::vector<json>& recs,
+                                               const std::set<std::string>& buses) {
+  std::map<std::string, std::vector<json>> out;
+  for (const auto& r : recs) {
+    const std::string t = r["event"]["type"];
+    if (!t.starts_with("gpu.") || !r.contains("gpu")) continue;
+    const std::string bus = r["gpu"].value("pci_bus_id", "");
+    if (buses.count(bus)) out[bus].push_back(r);
+  }
+  return out;
+}
+
+std::vector<std::string> KmsgAgentArgs(const std::string& state) {
+  return {"--probes",         "gpu", "--interval", "1s", "--gpu-printk-source", "kmsg",
+          "--gpu-kmsg-state", state};
+}
+
+// Levels 2 to 5, four drivers' fault lines each plus lines that are no fault: exactly one
+// record per fault line, source kmsg, no reporter (the kernel does not keep the logging task);
+// the console log level is never touched. Then, stopped and restarted with the saved position,
+// the agent reports exactly the lines logged while it was down, none of the earlier ones again.
+TEST(GpuKmsg, EveryLevelExactlyOnceAndNothingTwiceAcrossARestart) {
+  KS_REQUIRE_ROOT();
+  const std::string state = ::testing::TempDir() + "/ksight_kmsg_pos_" + std::to_string(::getpid());
+  std::remove(state.c_str());
+  std::string printk_before;
+  std::getline(std::ifstream("/proc/sys/kernel/printk"), printk_before);
+
+  std::set<std::string> buses;
+  std::vector<LevelLine> all;
+  {
+    Agent agent(KmsgAgentArgs(state), "gpu_kmsg_levels");
+    ASSERT_TRUE(agent.WaitRunning());
+    bool kmsg = false;
+    for (const auto& r : agent.Records()) {
+      if (IsStatus(r, "attached") && r["status"].value("probe", "") == "gpu")
+        kmsg = r["status"]["details"].value("printk", "").starts_with("available: /dev/kmsg");
+    }
+    ASSERT_TRUE(kmsg) << "the gpu probe did not report printk through /dev/kmsg";
+    for (int level = 2; level <= 5; ++level) {
+      for (const auto& l : LevelLines(level)) {
+        Kmsg(l.line);
+        all.push_back(l);
+        buses.insert(l.bus);
+      }
+      Kmsg("<" + std::to_string(level) + ">ksight-test: an ordinary line at level " +
+           std::to_string(level));
+      Kmsg("<" + std::to_string(level) + ">amdgpu 0000:c" + std::to_string(level) +
+           ":00.0: amdgpu: SMU is initialized successfully!");
+    }
+    ASSERT_TRUE(agent.WaitFor(
+        [&](const json&) {
+          size_t n = 0;
+          for (const auto& [bus, v] : ByBus(agent.Records(), buses)) n += v.size();
+          return n >= all.size();
+        },
+        15s))
+        << "not every fault line became a record";
+    EXPECT_EQ(agent.Stop(), 0);
+    const auto recs = agent.Records();
+    const auto got = ByBus(recs, buses);
+    for (const auto& l : all) {
+      SCOPED_TRACE(l.line);
+      const auto it = got.find(l.bus);
+      ASSERT_TRUE(it != got.end());
+      ASSERT_EQ(it->second.size(), 1u) << "one record per line, at every level";
+      const json& r = it->second[0];
+      EXPECT_EQ(r["event"]["type"], l.type);
+      const json& body = l.type == "gpu.reset" ? r["reset"] : r["xid"];
+      EXPECT_EQ(body["source"], "kmsg");
+      if (l.type != "gpu.reset") EXPECT_EQ(body["sources"], json::array({"kmsg"}));
+      EXPECT_FALSE(r.contains("reporter"));
+    }
+    const json c = FinalCounters(recs, "gpu");
+    EXPECT_EQ(c["seen"], c["emitted"].get<uint64_t>() + c["dropped"].get<uint64_t>()) << c;
+    EXPECT_TRUE(SchemaValid(agent.path()));
+  }
+  std::string printk_after;
+  std::getline(std::ifstream("/proc/sys/kernel/printk"), printk_after);
+  EXPECT_EQ(printk_after, printk_before) << "the console log level must never change";
+
+  // Logged while no agent runs; the restarted agent starts after its saved position.
+  const std::vector<LevelLine> down = {LevelLines(4)[0], LevelLines(5)[3]};
+  for (auto l : down) {
+    l.line += " (while stopped)";
+    Kmsg(l.line);
+  }
+  Agent again(KmsgAgentArgs(state), "gpu_kmsg_resume");
+  ASSERT_TRUE(again.WaitRunning());
+  ASSERT_TRUE(again.WaitFor(
+      [&](const json&) {
+        size_t n = 0;
+        for (const auto& [bus, v] : ByBus(again.Records(), buses)) n += v.size();
+        return n >= down.size();
+      },
+      15s));
+  // One more heartbeat: anything read twice would be out by now.
+  const size_t hb = OfType(again.Records(), "agent.heartbeat").size();
+  ASSERT_TRUE(again.WaitFor(
+      [&](const json&) { return OfType(again.Records(), "agent.heartbeat").size() > hb + 1; },
+      10s));
+  EXPECT_EQ(again.Stop(), 0);
+  const auto got = ByBus(again.Records(), buses);
+  size_t n = 0;
+  for (const auto& [bus, v] : got) n += v.size();
+  EXPECT_EQ(n, down.size()) << "only the lines logged while it was stopped";
+  for (const auto& l : down) {
+    ASSERT_EQ(got.count(l.bus), 1u) << l.line;
+    EXPECT_NE(got.at(l.bus)[0].dump().find("while stopped"), std::string::npos);
+  }
+  std::remove(state.c_str());
+}
+
+// More lines than the kernel's log buffer holds, logged while the agent is stopped: the lines
+// overwritten before the restarted agent could read them are counted (kmsg_overrun, in the
+// heartbeat and in agent.loss), never silently gone. The expected count comes from the kernel:
+// the oldest sequence number still stored after the flood minus the saved position.
+TEST(GpuKmsg, OverrunWhileStoppedIsCounted) {
+  KS_REQUIRE_ROOT();
+  const std::string state =
+      ::testing::TempDir() + "/ksight_kmsg_over_" + std::to_string(::getpid());
+  std::remove(state.c_str());
+  {
+    Agent agent(KmsgAgentArgs(state), "gpu_kmsg_over1");
+    ASSERT_TRUE(agent.WaitRunning());
+    Kmsg("<4>ksight-test: a line so the saved position is this run's");
+    const size_t hb = OfType(agent.Records(), "agent.heartbeat").size();
+    ASSERT_TRUE(agent.WaitFor(
+        [&](const json&) { return OfType(agent.Records(), "agent.heartbeat").size() > hb; }, 10s));
+    EXPECT_EQ(agent.Stop(), 0);
+  }
+  std::string saved;
+  std::getline(std::ifstream(state), saved);
+  ASSERT_FALSE(saved.empty()) << "no position saved in " << state;
+  const uint64_t saved_seq = std::stoull(saved.substr(saved.find(' ') + 1));
+
+  // /dev/kmsg writes are rate limited per open file unless printk_devkmsg is "on": one open
+  // per line. The buffer size from syslog(SYSLOG_ACTION_SIZE_BUFFER).
+  const int buf = ::klogctl(10, nullptr, 0);
+  ASSERT_GT(buf, 0);
+  const std::string pad(800, 'x');
+  const int lines = 2 * buf / 800 + 200;
+  for (int i = 0; i < lines; ++i) Kmsg("<6>ksight-test: flood " + std::to_string(i) + " " + pad);
+
+  // The oldest record the kernel still has.
+  uint64_t oldest = 0;
+  {
+    const int fd = ::open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::lseek(fd, 0, SEEK_SET), 0);
+    char rec[8192];
+    const ssize_t n = ::read(fd, rec, sizeof(rec));
+    ::close(fd);
+    ASSERT_GT(n, 0);
+    auto r = gpu::ParseKmsgRecord(std::string_view(rec, static_cast<size_t>(n)));
+    ASSERT_TRUE(r);
+    oldest = r->seq;
+  }
+  ASSERT_GT(oldest, saved_seq + 1) << "the flood did not wrap the log buffer";
+  const uint64_t expected = oldest - saved_seq - 1;
+
+  Agent agent(KmsgAgentArgs(state), "gpu_kmsg_over2");
+  ASSERT_TRUE(agent.WaitRunning());
+  ASSERT_TRUE(agent.WaitFor(
+      [&](const json& j) {
+        return j["event"]["type"] == "agent.heartbeat" &&
+               j["counters"]["gpu"]["dropped_by_reason"].value("kmsg_overrun", uint64_t{0}) > 0;
+      },
+      15s))
+      << "no kmsg_overrun in a heartbeat";
+  EXPECT_EQ(agent.Stop(), 0);
+  const auto recs = agent.Records();
+  const json c = FinalCounters(recs, "gpu");
+  const uint64_t lost = c["dropped_by_reason"].value("kmsg_overrun", uint64_t{0});
+  // Exact unless the kernel logged more lines between the read above and the agent's start
+  // (each evicts one more old record): a quiet test host logs none.
+  EXPECT_GE(lost, expected) << c;
+  EXPECT_LE(lost, expected + 16) << c;
+  EXPECT_EQ(c["seen"], c["emitted"].get<uint64_t>() + c["dropped"].get<uint64_t>()) << c;
+  uint64_t reported = 0;
+  for (const auto& l : OfType(recs, "agent.loss"))
+    if (l["loss"]["probe"] == "gpu" && l["loss"]["reason"] == "kmsg_overrun")
+      reported += l["loss"]["count"].get<uint64_t>();
+  EXPECT_EQ(reported, lost);
+  std::remove(state.c_str());
 }
 
 // The records the kernel here cannot produce (no DRM scheduler driver, no fences), built by the

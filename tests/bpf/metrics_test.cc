@@ -30,8 +30,8 @@ using ::testing::HasSubstr;
 
 constexpr int kGetppid = 5000;
 constexpr int kEnoent = 37;
-const char* const kReasons[] = {"ring_full", "queue_full", "sink_error",
-                                "disk_full", "rotation",   "rate_limited"};
+const char* const kReasons[] = {"ring_full", "queue_full",   "sink_error",  "disk_full",
+                                "rotation",  "rate_limited", "kmsg_overrun"};
 
 // A port nothing listens on right now (the kernel's pick).
 int FreePort() {
@@ -255,9 +255,13 @@ TEST(Metrics, GpuXidCountsMatchTheLinesWritten) {
   const uint64_t first = ScrapeAfter(port, NowUnixNs(), m);
   ASSERT_GT(first, 0u);
   ASSERT_GT(ScrapeAfter(port, first, m), 0u);
-  for (const auto& [code, n] : written)
-    EXPECT_EQ(U(m, "ksight_gpu_xid_total{code=\"" + code + "\"}"), static_cast<uint64_t>(n))
-        << code;
+  // One series per GPU and code, labelled like the records: bus id, code, name, severity.
+  for (const auto& [code, n] : written) {
+    const std::string series = fmt::format(
+        "ksight_gpu_xid_total{{pci_bus_id=\"0000:9f:00\",code=\"{}\",name=\"{}\",severity=\"{}\"}}",
+        code, "Unknown Xid", "unknown");
+    EXPECT_EQ(U(m, series), static_cast<uint64_t>(n)) << series;
+  }
   EXPECT_EQ(U(m, R"(ksight_probe_up{probe="gpu"})"), 1u);
   EXPECT_EQ(agent.Stop(), 0);
   // And the stream has one gpu.xid record per line.

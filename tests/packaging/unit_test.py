@@ -3,7 +3,7 @@
 restart limits, the capability set, the sandbox), `systemd-analyze verify` accepts it (with
 ExecStart pointed at this build's binary), and prints the offline `systemd-analyze security`
 exposure figure. As root, it also runs the agent inside an approximation of the unit's sandbox
-(tests/packaging/sandbox.sh: read-only mounts, no kallsyms or kmsg, only the unit's capability
+(tests/packaging/sandbox.sh: read-only mounts, no kallsyms, only the unit's capability
 bounding set, no_new_privs) and checks that every probe this host supports still attaches.
 
 Usage: unit_test.py SOURCE_DIR KSIGHT_BINARY
@@ -19,10 +19,14 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from checklib import Checks  # noqa: E402
 
-CAPS = {"CAP_BPF", "CAP_PERFMON", "CAP_SYS_RESOURCE", "CAP_DAC_READ_SEARCH", "CAP_SYS_PTRACE"}
+CAPS = {"CAP_BPF", "CAP_PERFMON", "CAP_SYS_RESOURCE", "CAP_DAC_READ_SEARCH", "CAP_SYS_PTRACE",
+        "CAP_SYSLOG"}
 # Worst exposure `systemd-analyze security --offline` may give the unit (0 best .. 10 worst);
-# 4.2 when written. A change that loosens the sandbox has to raise this on purpose.
-MAX_EXPOSURE = 4.5
+# 4.2 when written. A change that loosens the sandbox has to raise this on purpose: 4.7 since the
+# gpu probe reads /dev/kmsg on kernels before 5.19 (CAP_SYSLOG, ProtectKernelLogs=no, the device
+# cgroup instead of PrivateDevices=yes, whose private /dev would need a bind mount that some
+# systemd versions refuse).
+MAX_EXPOSURE = 4.8
 
 
 def parse_unit(text):
@@ -104,7 +108,8 @@ def main():
         "ProtectHome": "yes", "PrivateTmp": "yes", "LimitMEMLOCK": "infinity",
         "LogsDirectory": "ksight", "LogsDirectoryMode": "0750",
         "ProtectKernelModules": "yes", "ProtectControlGroups": "yes", "ProtectClock": "yes",
-        "ProtectHostname": "yes", "ProtectKernelTunables": "yes", "ProtectKernelLogs": "yes",
+        "ProtectHostname": "yes", "ProtectKernelTunables": "yes", "ProtectKernelLogs": "no",
+        "StateDirectory": "ksight", "DevicePolicy": "closed", "DeviceAllow": "/dev/kmsg r",
         "ExecStart": "/usr/sbin/ksight run",
     }
     for key, want in expect.items():

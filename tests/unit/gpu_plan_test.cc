@@ -65,8 +65,10 @@ GpuHostFacts Host() {
   GpuHostFacts f;
   f.btf = true;
   f.tracefs_path = "/sys/kernel/tracing";
-  f.printk_sprint = true;
+  f.console_every_line = true;
   f.console_loglevel = 7;
+  f.kmsg = false;  // the tests that read /dev/kmsg say so
+  f.kmsg_error = "opening /dev/kmsg: Permission denied";
   return f;
 }
 
@@ -89,11 +91,13 @@ std::string Detail(const GpuPlan& p, const std::string& source) {
 }
 
 // Debian 5.10: classic tracepoints only (no tp_btf target here, no module BTF), printk:console
-// fires only for lines the console prints, old scheduler names with pointer fields.
+// fires only for lines the console prints (so /dev/kmsg is read instead), old scheduler names
+// with pointer fields.
 TEST(GpuPlan, Kernel510UsesClassicTracepointsEverywhere) {
   GpuHostFacts f = Host();
-  f.printk_sprint = false;
+  f.console_every_line = false;
   f.console_loglevel = 4;  // `quiet`
+  f.kmsg = true;
   AddTp(f, "printk", "console");
   AddFence(f);
   AddTp(f, "gpu_scheduler", "drm_sched_job", k510JobFields);
@@ -102,10 +106,12 @@ TEST(GpuPlan, Kernel510UsesClassicTracepointsEverywhere) {
   const GpuPlan p = MakeGpuPlan(f);
 
   EXPECT_FALSE(p.console_btf);
-  EXPECT_TRUE(p.console_tp);
-  EXPECT_TRUE(Detail(p, "printk").starts_with("available: tracepoint printk:console; "))
-      << Detail(p, "printk");
-  EXPECT_NE(Detail(p, "printk").find("console_loglevel is 4"), std::string::npos);
+  EXPECT_FALSE(p.console_tp);
+  EXPECT_TRUE(p.kmsg);
+  EXPECT_TRUE(p.every_line);
+  EXPECT_EQ(Detail(p, "printk"),
+            "available: /dev/kmsg, every line at every level (printk:console on this kernel "
+            "traces only lines the console prints)");
   EXPECT_TRUE(p.fence());
   EXPECT_TRUE(p.fence_signaled_tp);
   EXPECT_TRUE(p.fence_wait_end_tp);
@@ -125,8 +131,7 @@ TEST(GpuPlan, Kernel510UsesClassicTracepointsEverywhere) {
             "unavailable: this kernel has the names used up to 6.16");
 
   const GpuPrograms g = GpuProgramsFor(p);
-  EXPECT_TRUE(g.console_tp);
-  EXPECT_FALSE(g.console_btf);
+  EXPECT_FALSE(g.console_tp || g.console_btf);  // /dev/kmsg instead
   EXPECT_TRUE(g.sched_queue_old_tp && g.sched_run_old_tp && g.sched_done_old_tp);
   EXPECT_FALSE(g.sched_queue_old_btf || g.sched_queue_btf || g.sched_queue_tp);
   EXPECT_TRUE(g.fence_signaled_tp && g.fence_wait_end_tp && g.fence_init_tp);
@@ -151,7 +156,7 @@ TEST(GpuPlan, OldSchedulerNamesWithModuleBtfUseTpBtf) {
 
   EXPECT_TRUE(p.console_btf);
   EXPECT_FALSE(p.console_tp);
-  EXPECT_EQ(Detail(p, "printk"), "available: tp_btf console");
+  EXPECT_EQ(Detail(p, "printk"), "available: tp_btf console, every line at every level");
   EXPECT_EQ(Detail(p, "dma_fence"),
             "available: tracepoint init, emit, wait_start; tp_btf signaled, wait_end (tp_btf)");
   ASSERT_EQ(p.sched, SchedMode::kBtf);
@@ -285,33 +290,91 @@ TEST(GpuPlan, NoTracefsLeavesOnlyTpBtf) {
   EXPECT_TRUE(Detail(p, "gpu_scheduler (<=6.16)").starts_with("unavailable: no gpu_scheduler"));
   EXPECT_EQ(GpuPlanVerdict(f, p).reason, "sources: printk");
 
-  // Tracepoints in the facts do not count without tracefs.
+  // Tracepoints in the facts do not count without tracefs; /dev/kmsg still gives printk.
   AddTp(f, "printk", "console");
   f.vmlinux_tp_btf.clear();
+  f.kmsg = true;
+  p = MakeGpuPlan(f);
+  EXPECT_TRUE(p.kmsg);
+  EXPECT_EQ(Detail(p, "printk"),
+            "available: /dev/kmsg, every line at every level (no printk:console tracepoint: "
+            "tracefs is not mounted)");
+  f.kmsg = false;
+  f.kmsg_error = "opening /dev/kmsg: Permission denied";
   p = MakeGpuPlan(f);
   EXPECT_FALSE(p.printk_on());
   EXPECT_EQ(Detail(p, "printk"), "unavailable: tracefs is not mounted");
   const GpuVerdict v = GpuPlanVerdict(f, p);
   EXPECT_FALSE(v.runnable);
   EXPECT_EQ(v.reason,
-            "no GPU source on this host (no printk:console, NVIDIA, dma_fence or gpu_scheduler "
-            "tracepoint)");
+            "no GPU source on this host (no printk:console or /dev/kmsg, NVIDIA, dma_fence or "
+            "gpu_scheduler tracepoint)");
   const GpuPrograms g = GpuProgramsFor(p);
   EXPECT_FALSE(g.console_btf || g.console_tp || g.fence_init_tp);
 }
 
-TEST(GpuPlan, ConsoleLoglevelNotesOnlyBeforePrintkSprint) {
+TEST(GpuPlan, ConsoleTracesEveryLineFrom519) {
+  EXPECT_FALSE(ConsoleTracesEveryLine("5.10.0-26-amd64"));
+  EXPECT_FALSE(ConsoleTracesEveryLine("5.15.0-91-generic"));  // Ubuntu 22.04: printk_sprint, old
+  EXPECT_FALSE(ConsoleTracesEveryLine("5.18.19"));
+  EXPECT_TRUE(ConsoleTracesEveryLine("5.19.0"));
+  EXPECT_TRUE(ConsoleTracesEveryLine("6.1.0-13-amd64"));
+  EXPECT_TRUE(ConsoleTracesEveryLine("7.2.0-1-amd64"));
+  EXPECT_TRUE(ConsoleTracesEveryLine("10.0"));
+  EXPECT_FALSE(ConsoleTracesEveryLine("4.19.0"));
+  EXPECT_FALSE(ConsoleTracesEveryLine(""));
+  EXPECT_FALSE(ConsoleTracesEveryLine("linux"));
+  EXPECT_FALSE(ConsoleTracesEveryLine("6"));
+}
+
+// printk_source: "auto" takes the tracepoint where it sees every line (5.19+) and /dev/kmsg
+// elsewhere; a forced choice is honoured and its limits are said; no way left is unavailable.
+TEST(GpuPlan, PrintkSourcePerKernelAndSetting) {
   GpuHostFacts f = Host();
   AddTp(f, "printk", "console");
   f.console_loglevel = 4;
-  EXPECT_EQ(MakeGpuPlan(f).printk, "available: tracepoint printk:console");  // 5.19+
-  f.printk_sprint = false;
-  f.console_loglevel = 7;
-  EXPECT_EQ(MakeGpuPlan(f).printk,
-            "available: tracepoint printk:console; this kernel traces only lines below "
-            "console_loglevel (7)");
-  f.console_loglevel = -1;  // unknown: no note
-  EXPECT_EQ(MakeGpuPlan(f).printk, "available: tracepoint printk:console");
+  f.kmsg = true;
+  GpuPlan p = MakeGpuPlan(f);  // 5.19+, auto
+  EXPECT_TRUE(p.console_tp && !p.kmsg && p.every_line);
+  EXPECT_EQ(p.printk, "available: tracepoint printk:console, every line at every level");
+  f.printk_source = "kmsg";
+  p = MakeGpuPlan(f);
+  EXPECT_TRUE(p.kmsg && !p.console_tp && !p.console_btf && p.every_line);
+  EXPECT_EQ(p.printk, "available: /dev/kmsg (printk_source kmsg), every line at every level");
+  EXPECT_FALSE(GpuProgramsFor(p).console_tp);
+
+  f.console_every_line = false;  // before 5.19
+  f.printk_source = "tracepoint";
+  p = MakeGpuPlan(f);
+  EXPECT_TRUE(p.console_tp && !p.kmsg && !p.every_line);
+  EXPECT_EQ(p.printk,
+            "available: tracepoint printk:console, only lines below console_loglevel 4 "
+            "(printk_source is tracepoint): this kernel traces only lines the console prints; "
+            "lines at level 4 and above (KERN_WARNING Xids are 4, i915 hangs 5) are missed");
+  f.printk_source = "auto";
+  f.kmsg = false;
+  f.kmsg_error = "opening /dev/kmsg: Permission denied";
+  f.console_loglevel = -1;
+  p = MakeGpuPlan(f);
+  EXPECT_TRUE(p.console_tp && !p.every_line);
+  EXPECT_EQ(p.printk,
+            "available: tracepoint printk:console, only lines the console prints (opening "
+            "/dev/kmsg: Permission denied)");
+  f.printk_source = "kmsg";
+  p = MakeGpuPlan(f);
+  EXPECT_FALSE(p.printk_on());
+  EXPECT_EQ(p.printk,
+            "unavailable: printk_source is kmsg and opening /dev/kmsg: Permission denied");
+
+  // No tracefs and no tracepoint: /dev/kmsg alone runs the printk source on old kernels.
+  GpuHostFacts g = Host();
+  g.kmsg = true;
+  g.console_every_line = false;
+  g.tracefs_path.clear();
+  g.tracefs_error = "tracefs is not mounted";
+  p = MakeGpuPlan(g);
+  EXPECT_TRUE(p.kmsg);
+  EXPECT_EQ(GpuPlanVerdict(g, p).reason, "sources: printk");
 }
 
 TEST(GpuPlan, NoBtfIsNotRunnableWhateverTheSources) {

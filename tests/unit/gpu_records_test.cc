@@ -27,7 +27,8 @@ MergedXid FromLine(const std::string& line, XidSource src = XidSource::kPrintk) 
   MergedXid m;
   m.ts_ns = 1;
   m.source = src;
-  m.seen_printk = src == XidSource::kPrintk;
+  m.seen_log = src != XidSource::kTracepoint;
+  m.log_source = src == XidSource::kTracepoint ? XidSource::kPrintk : src;
   m.seen_tracepoint = src == XidSource::kTracepoint;
   if (std::holds_alternative<XidEvent>(*ev)) m.event = std::get<XidEvent>(*ev);
   if (std::holds_alternative<SxidEvent>(*ev)) m.event = std::get<SxidEvent>(*ev);
@@ -64,7 +65,7 @@ TEST(GpuRecords, XidWithoutProcessHasNoPidOrName) {
   MergedXid m = FromLine(
       "NVRM: Xid (PCI:0000:3b:00): 48, An uncorrectable double bit error (DBE) has been detected.",
       XidSource::kTracepoint);
-  m.seen_printk = true;
+  m.seen_log = true;
   const json j = Body([&](JsonWriter& w) { WriteXidBody(w, m); });
   EXPECT_FALSE(j["xid"].contains("pid"));
   EXPECT_FALSE(j["xid"].contains("process_name"));

@@ -49,7 +49,7 @@ TEST(GpuXidMerge, PrintkOnlyPassesAtOnce) {
       out);
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].source, XidSource::kPrintk);
-  EXPECT_TRUE(out[0].seen_printk);
+  EXPECT_TRUE(out[0].seen_log);
   EXPECT_FALSE(out[0].seen_tracepoint);
   EXPECT_EQ(m.pending(), 0u);
   EXPECT_EQ(m.stats().passed, 1u);
@@ -68,7 +68,7 @@ TEST(GpuXidMerge, PrintkThenTracepointIsOneRecordWithPrintkFields) {
   ASSERT_EQ(out.size(), 1u);
   const MergedXid& r = out[0];
   EXPECT_EQ(r.source, XidSource::kTracepoint);
-  EXPECT_TRUE(r.seen_printk);
+  EXPECT_TRUE(r.seen_log);
   EXPECT_TRUE(r.seen_tracepoint);
   EXPECT_EQ(r.ts_ns, 10 * kMs);
   const auto& x = std::get<XidEvent>(r.event);
@@ -150,7 +150,7 @@ TEST(GpuXidMerge, DifferentGpuOrCodeDoesNotMerge) {
   m.FlushAll(out);
   ASSERT_EQ(out.size(), 3u);
   for (const auto& r : out) {
-    EXPECT_TRUE(r.seen_printk != r.seen_tracepoint);
+    EXPECT_TRUE(r.seen_log != r.seen_tracepoint);
   }
   EXPECT_EQ(m.stats().alone, 3u);
 }

@@ -70,8 +70,8 @@ MetricsSnapshot Sample() {
   agent.is_probe = false;
   agent.seen = 4;
   agent.emitted = 4;
-  for (const char* r :
-       {"ring_full", "queue_full", "sink_error", "disk_full", "rotation", "rate_limited"})
+  for (const char* r : {"ring_full", "queue_full", "sink_error", "disk_full", "rotation",
+                        "rate_limited", "kmsg_overrun"})
     agent.dropped.emplace_back(r, 0);
   ProbeMetrics sys = agent;
   sys.name = "syscalls";
@@ -137,8 +137,8 @@ TEST(MetricsRender, ValuesLabelsAndEveryDropReason) {
   EXPECT_EQ(s.at(R"(ksight_events_emitted_total{probe="syscalls"})"), "100");
   EXPECT_EQ(s.at(R"(ksight_aggregation_lost_total{probe="syscalls"})"), "3");
   for (const char* probe : {"agent", "syscalls", "gpu"}) {
-    for (const char* r :
-         {"ring_full", "queue_full", "sink_error", "disk_full", "rotation", "rate_limited"}) {
+    for (const char* r : {"ring_full", "queue_full", "sink_error", "disk_full", "rotation",
+                          "rate_limited", "kmsg_overrun"}) {
       const std::string series =
           fmt::format(R"(ksight_events_dropped_total{{probe="{}",reason="{}"}})", probe, r);
       ASSERT_TRUE(s.count(series)) << series;

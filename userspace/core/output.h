@@ -69,8 +69,9 @@ struct ProbeSnapshot {
   std::string name;
   uint64_t seen = 0;
   uint64_t bpf_seen = 0, received = 0, aggregation_lost = 0;
-  std::array<uint64_t, kDropReasons> dropped_before_sinks{};  // ring_full, rate_limited
-  std::vector<SinkView> sinks;                                // index = sink index
+  std::array<uint64_t, kDropReasons>
+      dropped_before_sinks{};   // ring_full, rate_limited, kmsg_overrun
+  std::vector<SinkView> sinks;  // index = sink index
 };
 
 struct SinkSnapshot {

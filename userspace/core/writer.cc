@@ -26,6 +26,8 @@ std::string_view DropReasonName(DropReason r) {
       return "rotation";
     case DropReason::kRateLimited:
       return "rate_limited";
+    case DropReason::kKmsgOverrun:
+      return "kmsg_overrun";
     case DropReason::kCount:
       break;
   }

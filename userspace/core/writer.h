@@ -33,6 +33,7 @@ enum class DropReason : uint8_t {
   kDiskFull,
   kRotation,
   kRateLimited,
+  kKmsgOverrun,  // kernel log lines overwritten before the gpu probe read /dev/kmsg
   kCount,
 };
 constexpr size_t kDropReasons = static_cast<size_t>(DropReason::kCount);

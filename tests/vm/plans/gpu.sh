@@ -22,9 +22,21 @@
 #                        gpu.job records on ring ksight0, each with queue_wait_ns and run_ns,
 #                        all with process.comm insmod (the task that queued them)
 #   agent.gpu.exit       the agent exited 0 after SIGINT
-# On kernels before 5.19 printk:console fires only for lines the console prints; when the
-# agent's printk verdict says so, the plan follows its advice (console_loglevel 5) for
-# the Xid lines and restores the level afterwards.
+#   agent.gpu.levels     at each level 2, 3, 4 and 5 an NVIDIA Xid, an SXid, an amdgpu ring
+#                        timeout and an i915 hang (each on a bus id of its own) plus two lines
+#                        that are no fault: exactly one record per fault line (16), none for
+#                        the rest, and console_loglevel unchanged. Before 5.19 printk:console
+#                        fires only for lines the console prints, so the agent reads /dev/kmsg
+#                        there (source "kmsg"); from 5.19 the tracepoint sees every line.
+# vm-probe: every kernel (plans/agent.sh: agent.check.<probe> must be ok on each)
+# Checks it reports, one per line (tests/vm/list-checks.sh registers them with ctest):
+# vm-check: agent.gpu.attached
+# vm-check: agent.gpu.fence
+# vm-check: agent.gpu.sched
+# vm-check: agent.gpu.job
+# vm-check: agent.gpu.xid
+# vm-check: agent.gpu.levels
+# vm-check: agent.gpu.exit
 # shellcheck source=tests/vm/guest-lib.sh
 . "${KSIGHT_LIB:?}"
 
@@ -33,7 +45,7 @@ gp_vgem=$(ksight_find vgem_fence)
 gp_n=${GPU_FENCES:-20}
 gp_d=/tmp/ksight-gpu.$$
 mkdir -p "$gp_d"
-gp_checks="agent.gpu.attached agent.gpu.fence agent.gpu.sched agent.gpu.job agent.gpu.xid agent.gpu.exit"
+gp_checks="agent.gpu.attached agent.gpu.fence agent.gpu.sched agent.gpu.job agent.gpu.xid agent.gpu.levels agent.gpu.exit"
 
 if [ -z "$gp_bin" ]; then
 	for gp_c in $gp_checks; do
@@ -50,13 +62,15 @@ gp_detail() {
 }
 
 gp_out=$gp_d/gpu.jsonl
-"$gp_bin" run --config /dev/null --probes gpu --output "$gp_out" --interval 1s 2>"$gp_d/agent.err" &
+gp_loglevel=$(cat /proc/sys/kernel/printk)
+"$gp_bin" run --config /dev/null --probes gpu --output "$gp_out" --interval 1s \
+	--gpu-kmsg-state "$gp_d/kmsg.position" 2>"$gp_d/agent.err" &
 gp_apid=$!
 if ! ksight_wait_until 60 ksight_has "$gp_out" '"state":"running"'; then
 	ksight_fail agent.gpu.attached "no running state in 60s: $(gp_tail "$gp_d/agent.err")"
 	kill -KILL "$gp_apid" 2>/dev/null
 	wait "$gp_apid"
-	for gp_c in agent.gpu.fence agent.gpu.sched agent.gpu.job agent.gpu.xid agent.gpu.exit; do
+	for gp_c in agent.gpu.fence agent.gpu.sched agent.gpu.job agent.gpu.xid agent.gpu.levels agent.gpu.exit; do
 		ksight_skip "$gp_c" "the agent did not start"
 	done
 	exit 0
@@ -74,8 +88,9 @@ gp_fence=$(gp_detail dma_fence)
 gp_old=$(gp_detail 'gpu_scheduler (<=6.16)')
 gp_new=$(gp_detail 'gpu_scheduler (>=6.17)')
 case $gp_printk in
-available:*"console prints"*) gp_c="$(echo "$gp_printk" | cut -d';' -f1 | cut -d' ' -f2) (console lines only)" ;;
-available:*) gp_c=$(echo "$gp_printk" | cut -d';' -f1 | cut -d' ' -f2) ;;
+available:*/dev/kmsg*) gp_c="kmsg (every line)" ;;
+available:*"every line"*) gp_c="$(echo "$gp_printk" | cut -d',' -f1 | cut -d' ' -f2) (every line)" ;;
+available:*) gp_c="$(echo "$gp_printk" | cut -d',' -f1 | cut -d' ' -f2) (console lines only)" ;;
 *) gp_c=$gp_printk ;;
 esac
 ksight_table gpu/printk "$gp_c"
@@ -155,14 +170,6 @@ else
 fi
 
 # --- Xid lines through /dev/kmsg ------------------------------------------------------
-gp_level=""
-case $gp_printk in
-*"traces only lines the console prints"*)
-	gp_level=$(cat /proc/sys/kernel/printk)
-	echo "5 4 1 7" >/proc/sys/kernel/printk
-	ksight_info "gpu: printk verdict asks for console_loglevel > 4 ($gp_level): raised to 5 for the Xid lines"
-	;;
-esac
 gp_kmsg() { printf '%s\n' "$1" >/dev/kmsg; }
 gp_kmsg "<4>NVRM: loading NVIDIA UNIX x86_64 Kernel Module  550.54.14  Thu Feb 22 01:44:30 UTC 2024"
 gp_kmsg "<4>NVRM: Xid (PCI:0000:3b:00): 79, pid=1234, name=python3, GPU has fallen off the bus."
@@ -172,7 +179,16 @@ gp_kmsg "<4>nvidia-nvswitch0: SXid (PCI:0000:85:00.0): 12028, Non-fatal, Link 32
 gp_kmsg "<4>nvidia-nvswitch0: SXid (PCI:0000:85:00.0): 12028, Severity 0 Engine instance 32 Sub-engine instance 00"
 gp_kmsg "<4>NVRM: Xid (PCI:0000:3b"
 gp_kmsg "<4>NVRM: Xid (PCI:0000:cb:00): 13, pid='<unknown>', name=<unknown>, Graphics SM Warp Exception on (GPC 7, TPC 7, SM 0): Illegal Instruction Parameter"
-[ -n "$gp_level" ] && echo "$gp_level" >/proc/sys/kernel/printk
+# Every level a driver uses, for four drivers: bus ids a<L> (Xid), b<L> (SXid), c<L> (amdgpu),
+# d<L> (i915) name the line each record came from.
+for gp_l in 2 3 4 5; do
+	gp_kmsg "<$gp_l>NVRM: Xid (PCI:0000:a$gp_l:00): 13, pid=1, name=ksight-level, Graphics Exception: ESR 0x$gp_l"
+	gp_kmsg "<$gp_l>nvidia-nvswitch0: SXid (PCI:0000:b$gp_l:00.0): 12028, Non-fatal, Link 32 egress non-posted PRIV error (First)"
+	gp_kmsg "<$gp_l>amdgpu 0000:c$gp_l:00.0: amdgpu: ring gfx_0.0.0 timeout, signaled seq=1, emitted seq=2"
+	gp_kmsg "<$gp_l>i915 0000:d$gp_l:02.0: [drm] GPU HANG: ecode 12:1:85dffffb, in Xorg [1234]"
+	gp_kmsg "<$gp_l>ksight-vm: an ordinary line at level $gp_l"
+	gp_kmsg "<$gp_l>amdgpu 0000:c$gp_l:00.0: amdgpu: SMU is initialized successfully!"
+done
 
 # Two more heartbeats so the last fence stats are flushed, then stop as an operator would.
 gp_hb=$(ksight_count "$gp_out" '"type":"agent.heartbeat"')
@@ -227,7 +243,11 @@ gp_mig=$(grep '"type":"gpu.xid"' "$gp_out" | grep -c '"gpu_instance":1,"compute_
 gp_sx=$(grep '"type":"gpu.sxid"' "$gp_out" | grep -c '"code":12028')
 gp_nsx=$(grep -c '"type":"gpu.sxid"' "$gp_out")
 gp_xd="xid=$gp_nx/3 [$gp_xids] mig=$gp_mig/1 sxid=$gp_nsx/1 (12028: $gp_sx)"
-[ -n "$gp_level" ] && gp_xd="$gp_xd console_loglevel raised to 5 (pre-5.19 printk:console)"
+gp_xids=$(echo "$gp_xids" | sed 's/13@0000:a[2-5]:00 //g')
+gp_nx=$((gp_nx - $(grep '"type":"gpu.xid"' "$gp_out" | grep -c '"pci_bus_id":"0000:a[2-5]:00"')))
+gp_nsx=$((gp_nsx - $(grep '"type":"gpu.sxid"' "$gp_out" | grep -c '"pci_bus_id":"0000:b[2-5]:00.0"')))
+gp_sx=$((gp_sx - $(grep '"type":"gpu.sxid"' "$gp_out" | grep -c '"pci_bus_id":"0000:b[2-5]:00.0"')))
+gp_xd="xid=$gp_nx/3 [$gp_xids] mig=$gp_mig/1 sxid=$gp_nsx/1 (12028: $gp_sx)"
 if [ "$gp_xids" = "79@0000:3b:00 94@0000:3b:00 13@0000:cb:00 " ] && [ "$gp_mig" = 1 ] &&
 	[ "$gp_nsx" = 1 ] && [ "$gp_sx" = 1 ]; then
 	ksight_pass agent.gpu.xid "$gp_xd"
@@ -235,5 +255,32 @@ else
 	ksight_fail agent.gpu.xid "$gp_xd"
 fi
 ksight_table gpu/gpu.xid "$gp_nx/3,sxid:$gp_nsx/1"
+
+# Levels: one record per fault line per level, each through the way the agent reads the log.
+gp_ld="" gp_lok=1 gp_lsrc=""
+for gp_l in 2 3 4 5; do
+	gp_row=""
+	for gp_b in "a$gp_l:00" "b$gp_l:00.0" "c$gp_l:00.0" "d$gp_l:02.0"; do
+		gp_k=$(grep '"type":"gpu\.' "$gp_out" | grep -c "\"pci_bus_id\":\"0000:$gp_b\"")
+		[ "$gp_k" = 1 ] || gp_lok=0
+		gp_row="$gp_row$gp_k"
+	done
+	gp_ld="$gp_ld L$gp_l=$gp_row"
+done
+gp_lsrc=$(grep '"type":"gpu\.' "$gp_out" | grep '"pci_bus_id":"0000:[abcd][2-5]:' |
+	sed -n 's/.*"source":"\([a-z]*\)".*/\1/p' | sort | uniq -c | awk '{ printf "%s%s=%s", s, $2, $1; s = "," }')
+gp_lnoise=$(grep '"type":"gpu\.' "$gp_out" | grep -c 'SMU is initialized')
+gp_after=$(cat /proc/sys/kernel/printk)
+gp_ld="records per level (xid sxid amdgpu i915):$gp_ld sources=$gp_lsrc noise=$gp_lnoise console_loglevel=[$gp_loglevel]->[$gp_after]"
+if [ "$gp_lok" = 1 ] && [ "$gp_lnoise" = 0 ] && [ "$gp_after" = "$gp_loglevel" ]; then
+	ksight_pass agent.gpu.levels "$gp_ld"
+else
+	ksight_fail agent.gpu.levels "$gp_ld"
+fi
+ksight_table gpu/levels "$(echo "$gp_lsrc" | cut -d= -f1):$(grep '"type":"gpu\.' "$gp_out" | grep -c '"pci_bus_id":"0000:[abcd][2-5]:')/16"
+# The <4> and <5> Xid records as the agent wrote them (for the compatibility table).
+for gp_l in 4 5; do
+	ksight_info "gpu: level $gp_l Xid record: $(grep '"type":"gpu.xid"' "$gp_out" | grep "\"pci_bus_id\":\"0000:a$gp_l:00\"" | cut -c1-900)"
+done
 rm -rf "$gp_d"
 :

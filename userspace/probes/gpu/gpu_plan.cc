@@ -1,5 +1,7 @@
 #include "probes/gpu/gpu_plan.h"
 
+#include <charconv>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -130,32 +132,82 @@ const std::vector<std::string>& GpuTpBtfOfInterest() {
   return kAll;
 }
 
+namespace {
+
+// Before 5.19 ("printk: Move the printk:console tracepoint into printk_sprint") the tracepoint
+// fired from the console path: only for lines the console prints, i.e. below console_loglevel
+// (and none without a console). NVIDIA logs Xids at KERN_WARNING (4), i915/xe hangs are
+// notices (5): `quiet` (console_loglevel 4) hides both. ConsoleTracesEveryLine() marks the
+// kernels that trace every line; elsewhere "auto" reads /dev/kmsg, which has every line at
+// every level, and never touches the console log level.
+void PlanPrintk(const GpuHostFacts& f, GpuPlan& p) {
+  const bool btf = f.vmlinux_tp_btf.count("console") > 0;
+  const bool tp = !btf && f.Tracepoint("printk", "console");
+  const std::string_view want = f.printk_source;
+  // auto: /dev/kmsg where the tracepoint misses lines or is not there at all.
+  const bool use_kmsg =
+      want == "kmsg" || (want == "auto" && f.kmsg && (!f.console_every_line || (!btf && !tp)));
+  if (use_kmsg) {
+    if (!f.kmsg) {
+      p.printk = "unavailable: printk_source is kmsg and " + f.kmsg_error;
+      return;
+    }
+    p.kmsg = p.every_line = true;
+    p.printk = want == "kmsg"
+                   ? "available: /dev/kmsg (printk_source kmsg), every line at every level"
+               : f.console_every_line
+                   ? "available: /dev/kmsg, every line at every level (no printk:console "
+                     "tracepoint: " +
+                         f.TracepointMissingReason("printk", "console") + ")"
+                   : "available: /dev/kmsg, every line at every level (printk:console on this "
+                     "kernel traces only lines the console prints)";
+    return;
+  }
+  p.console_btf = btf;
+  p.console_tp = tp;
+  if (!btf && !tp) {
+    p.printk = "unavailable: " + f.TracepointMissingReason("printk", "console");
+    return;
+  }
+  p.printk = btf ? "available: tp_btf console" : "available: tracepoint printk:console";
+  if (f.console_every_line) {
+    p.every_line = true;
+    p.printk += ", every line at every level";
+    return;
+  }
+  // The tracepoint, on a kernel where it sees only console lines: forced by the setting, or
+  // /dev/kmsg cannot be read.
+  const std::string why = want == "tracepoint" ? "printk_source is tracepoint" : f.kmsg_error;
+  const int level = f.console_loglevel;
+  if (level >= 0) {
+    p.printk += fmt::format(
+        ", only lines below console_loglevel {} ({}): this kernel traces only lines the console "
+        "prints; lines at level {} and above (KERN_WARNING Xids are 4, i915 hangs 5) are missed",
+        level, why, level);
+  } else {
+    p.printk += fmt::format(", only lines the console prints ({})", why);
+  }
+}
+
+}  // namespace
+
+bool ConsoleTracesEveryLine(std::string_view release) {
+  unsigned major = 0, minor = 0;
+  const char* p = release.data();
+  const char* end = release.data() + release.size();
+  auto r1 = std::from_chars(p, end, major);
+  if (r1.ec != std::errc() || r1.ptr == end || *r1.ptr != '.') return false;
+  auto r2 = std::from_chars(r1.ptr + 1, end, minor);
+  if (r2.ec != std::errc()) return false;
+  return major > 5 || (major == 5 && minor >= 19);
+}
+
 GpuPlan MakeGpuPlan(const GpuHostFacts& f) {
   GpuPlan p;
   p.xid_layout = p.sxid_layout = {KS_GPU_OFF_NONE, KS_GPU_OFF_NONE, KS_GPU_OFF_NONE, 0};
   p.queue = p.run = p.done = p.dep = EmptySchedLayout();
 
-  p.console_btf = f.vmlinux_tp_btf.count("console") > 0;
-  p.console_tp = !p.console_btf && f.Tracepoint("printk", "console");
-  p.printk = p.console_btf  ? "available: tp_btf console"
-             : p.console_tp ? "available: tracepoint printk:console"
-                            : "unavailable: " + f.TracepointMissingReason("printk", "console");
-  // Before 5.19 ("printk: Move the printk:console tracepoint into printk_sprint") the
-  // tracepoint fired from the console path: only for lines the console prints. NVIDIA logs its
-  // Xids at the default level (KERN_WARNING, 4), which `quiet` (console_loglevel 4) hides.
-  // printk_sprint() in BTF marks the kernels that trace every line.
-  if (p.printk_on() && !f.printk_sprint) {
-    const int level = f.console_loglevel;
-    if (level >= 0 && level <= 4) {
-      p.printk += fmt::format(
-          "; this kernel traces only lines the console prints and console_loglevel is {}: "
-          "KERN_WARNING lines such as NVIDIA Xids are missed (raise it: sysctl -w "
-          "kernel.printk=\"5 4 1 7\")",
-          level);
-    } else if (level > 4) {
-      p.printk += fmt::format("; this kernel traces only lines below console_loglevel ({})", level);
-    }
-  }
+  PlanPrintk(f, p);
 
   p.xid_verdict = PlanXid(f, "nvidia", "nvidia_dev_xid", p.xid, p.xid_layout);
   p.sxid_verdict = PlanXid(f, "nvswitch", "nvswitch_dev_sxid", p.sxid, p.sxid_layout);
@@ -204,7 +256,7 @@ GpuVerdict GpuPlanVerdict(const GpuHostFacts& facts, const GpuPlan& p) {
   v.runnable = p.printk_on() || p.xid || p.sxid || p.fence() || p.sched != SchedMode::kNone;
   if (!v.runnable) {
     v.reason =
-        "no GPU source on this host (no printk:console, NVIDIA, dma_fence or "
+        "no GPU source on this host (no printk:console or /dev/kmsg, NVIDIA, dma_fence or "
         "gpu_scheduler tracepoint)";
     return v;
   }

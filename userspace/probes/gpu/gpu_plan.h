@@ -1,7 +1,7 @@
 // gpu_plan.h - which GPU sources this host can run, and with which hooks (pure logic).
 //
 // gpu_probe.cc gathers the host's facts (tracepoints in tracefs with their format files,
-// tp_btf targets in vmlinux and gpu_sched module BTF, printk_sprint(), console_loglevel) into
+// tp_btf targets in vmlinux and gpu_sched module BTF, the kernel release, console_loglevel) into
 // GpuHostFacts; MakeGpuPlan() decides from those facts alone which source is on, through which
 // hook, with the layouts the BPF programs read, and the verdict (with the reason) per source;
 // GpuProgramsFor() turns a plan into the autoload switch of each BPF program.
@@ -34,8 +34,12 @@ struct GpuHostFacts {
   // BTF).
   std::set<std::string> vmlinux_tp_btf;
   std::set<std::string> gpu_sched_tp_btf;
-  bool printk_sprint = false;  // vmlinux BTF has printk_sprint() (5.19+)
-  int console_loglevel = -1;   // /proc/sys/kernel/printk's first field, -1 when unknown
+  bool console_every_line = false;  // printk:console fires for every line: 5.19+ (see below)
+  int console_loglevel = -1;        // /proc/sys/kernel/printk's first field, -1 when unknown
+  bool kmsg = false;                // /dev/kmsg opens for reading
+  std::string kmsg_error;           // why not, when !kmsg
+  // The [gpu] printk_source setting: "auto", "tracepoint" or "kmsg".
+  std::string printk_source = "auto";
 
   bool Tracepoint(std::string_view category, std::string_view name) const;
   std::string TracepointMissingReason(std::string_view category, std::string_view name) const;
@@ -44,6 +48,13 @@ struct GpuHostFacts {
 // The names the facts must cover: classic tracepoints {category, name} and tp_btf targets.
 const std::vector<std::pair<std::string, std::string>>& GpuTracepointsOfInterest();
 const std::vector<std::string>& GpuTpBtfOfInterest();
+
+// Whether printk:console fires for every stored line on this kernel release ("6.1.0-13-amd64"):
+// from 5.19 (commit 701850dc0c31, "printk, tracing: fix console tracepoint", moved it from
+// call_console_drivers() into printk_sprint()); not backported to 5.15.y or 5.10.y. Before, it
+// fires only for lines the console prints (level < console_loglevel). printk_sprint() itself
+// exists since 5.11, so its presence in BTF says nothing. Unparseable: false (kmsg is safe).
+bool ConsoleTracesEveryLine(std::string_view kernel_release);
 
 enum class SchedMode { kNone, kBtf, kTracepoint };
 
@@ -56,9 +67,12 @@ struct SchedScheme {
 };
 
 struct GpuPlan {
-  // printk
+  // printk: the kernel log lines, through the printk:console tracepoint (tp_btf or classic)
+  // where it fires for every line, else read from /dev/kmsg (printk_source "auto").
   bool console_btf = false, console_tp = false;
-  std::string printk;  // the verdict, for details
+  bool kmsg = false;
+  bool every_line = false;  // the chosen way sees every line the kernel logs, at every level
+  std::string printk;       // the verdict, for details
   // NVIDIA tracepoints
   bool xid = false, sxid = false;
   ks_gpu_xid_layout xid_layout{}, sxid_layout{};
@@ -76,7 +90,7 @@ struct GpuPlan {
   std::string sched_old_verdict, sched_new_verdict;
 
   bool fence() const { return fence_init && (fence_signaled_btf || fence_signaled_tp); }
-  bool printk_on() const { return console_btf || console_tp; }
+  bool printk_on() const { return console_btf || console_tp || kmsg; }
 };
 
 GpuPlan MakeGpuPlan(const GpuHostFacts& facts);

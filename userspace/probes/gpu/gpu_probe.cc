@@ -4,7 +4,9 @@
 //
 // Every source is optional: Start() loads what this host has (set_autoload) and reports each
 // source as attached or unavailable with the reason; printk alone is enough to run.
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <bpf/btf.h>
 #include <spdlog/spdlog.h>
@@ -29,6 +31,7 @@
 #include "probes/gpu/gpu_tp_format.h"
 #include "probes/gpu/gpu_xid_merge.h"
 #include "probes/gpu/job_tracker.h"
+#include "probes/gpu/kmsg.h"
 #include "probes/gpu/log_parser.h"
 
 #include "gpu.skel.h"
@@ -91,9 +94,32 @@ int ConsoleLoglevel() {
   return level;
 }
 
+// Whether /dev/kmsg opens for reading (root or CAP_SYSLOG, and not dmesg_restrict'ed away).
+void CheckKmsg(GpuHostFacts& f) {
+  const int fd = ::open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    f.kmsg_error = fmt::format("opening /dev/kmsg: {}", std::strerror(errno));
+    return;
+  }
+  ::close(fd);
+  f.kmsg = true;
+}
+
+// CLOCK_BOOTTIME - CLOCK_MONOTONIC: time spent suspended. /dev/kmsg stamps are local_clock(),
+// which (like CLOCK_MONOTONIC) stops in suspend; adding this puts them on the BPF clock.
+uint64_t SuspendedNs() {
+  timespec b{}, m{};
+  ::clock_gettime(CLOCK_BOOTTIME, &b);
+  ::clock_gettime(CLOCK_MONOTONIC, &m);
+  const int64_t d = (static_cast<int64_t>(b.tv_sec) - m.tv_sec) * 1'000'000'000 +
+                    (static_cast<int64_t>(b.tv_nsec) - m.tv_nsec);
+  return d > 0 ? static_cast<uint64_t>(d) : 0;
+}
+
 // Everything MakeGpuPlan() decides from (probes/gpu/gpu_plan.h).
-GpuHostFacts GatherFacts(const HostFeatures& host) {
+GpuHostFacts GatherFacts(const HostFeatures& host, std::string printk_source = "auto") {
   GpuHostFacts f;
+  f.printk_source = std::move(printk_source);
   f.btf = host.btf();
   f.btf_error = host.btf_error();
   f.tracefs_path = host.tracefs_path();
@@ -116,8 +142,9 @@ GpuHostFacts GatherFacts(const HostFeatures& host) {
       if (have[i]) f.gpu_sched_tp_btf.insert(names[i]);
     }
   }
-  f.printk_sprint = host.BtfHasFunc("printk_sprint");
+  f.console_every_line = gpu::ConsoleTracesEveryLine(host.kernel_release());
   f.console_loglevel = ConsoleLoglevel();
+  CheckKmsg(f);
   return f;
 }
 
@@ -141,7 +168,8 @@ class GpuProbe final : public Probe {
   Status Start(const ProbeContext& ctx) override {
     ctx_ = &ctx;
     if (!ctx.host.btf()) return Status::Error(ctx.host.btf_error());
-    plan_ = gpu::MakeGpuPlan(GatherFacts(ctx.host));
+    plan_ = gpu::MakeGpuPlan(GatherFacts(ctx.host, ctx.settings.String("printk_source")));
+    if (plan_.kmsg) OpenKmsg(ctx.settings.String("kmsg_state_file"));
     // Degrade one optional source at a time: a source that fails to load or attach is reported
     // unavailable with the error, and the rest runs.
     Status st = LoadAndAttach();
@@ -194,6 +222,8 @@ class GpuProbe final : public Probe {
   }
 
   void Rollup(uint64_t start_ns, uint64_t end_ns) override {
+    PollKmsg();
+    SaveKmsg();
     std::vector<MergedXid> ready;
     if (stopping_) {
       merger_->FlushAll(ready);
@@ -209,6 +239,7 @@ class GpuProbe final : public Probe {
   // An Xid waits at most the merge window for its twin from the other source, not a whole
   // interval: release it as soon as the window has passed.
   void Tick(uint64_t now_boot_ns) override {
+    PollKmsg();
     if (!merger_ || merger_->pending() == 0) return;
     std::vector<MergedXid> ready;
     merger_->Expire(now_boot_ns, ready);
@@ -223,10 +254,14 @@ class GpuProbe final : public Probe {
 
   void Metrics(MetricsSink& sink) const override {
     for (const auto& [type, n] : types_) sink.Events(type, n);
-    for (const auto& [code, n] : xids_)
-      sink.Counter(gpu::kMetricXid, {{"code", std::to_string(code)}}, n);
-    for (const auto& [code, n] : sxids_)
-      sink.Counter(gpu::kMetricSxid, {{"code", std::to_string(code)}}, n);
+    for (const auto& [k, n] : xids_) {
+      sink.Counter(k.sxid ? gpu::kMetricSxid : gpu::kMetricXid,
+                   {{"pci_bus_id", k.pci_bus_id},
+                    {"code", std::to_string(k.code)},
+                    {"name", k.name},
+                    {"severity", k.severity}},
+                   n);
+    }
     for (const auto& [kind, n] : resets_) sink.Counter(gpu::kMetricResets, {{"kind", kind}}, n);
     malformed_.Metrics(sink, name());
   }
@@ -299,7 +334,7 @@ class GpuProbe final : public Probe {
       KS_RETURN_IF_ERROR(SetAutoload(prog, on));
       n += on;
     }
-    if (n == 0) return Status::Error("no GPU source to attach");
+    if (n == 0 && !kmsg_) return Status::Error("no GPU source to attach");
     if (int r = ks_gpu__load(skel_.get())) return LibbpfError("loading the gpu BPF programs", r);
     KS_RETURN_IF_ERROR(FillFilterMaps(skel_->obj, ctx_->filters));
     for (const auto& [prog, on] : want) {
@@ -320,6 +355,63 @@ class GpuProbe final : public Probe {
 
   void OnLog(const ks_gpu_log_rec& r) {
     const std::string_view text(r.text, strnlen(r.text, std::min<size_t>(r.len, sizeof(r.text))));
+    OnLogLine(text, r.hdr.ts_ns, ReporterOf(r.task), XidSource::kPrintk);
+  }
+
+  // -- /dev/kmsg (printk_source kmsg, or auto before 5.19) -----------------------------------
+
+  void OpenKmsg(const std::string& state_file) {
+    if (!state_file.empty()) {
+      // Its directory (/var/lib/ksight by default; systemd's StateDirectory makes it too).
+      const std::string dir = state_file.substr(0, state_file.rfind('/'));
+      if (!dir.empty() && ::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) {
+        spdlog::warn(
+            "gpu: cannot create {} for the /dev/kmsg position ({}): a restart will "
+            "start at the end of the log",
+            dir, std::strerror(errno));
+      }
+    }
+    auto r = std::make_unique<gpu::KmsgReader>();
+    const Status st =
+        r->Open({.path = "/dev/kmsg", .state_file = state_file, .boot_id = gpu::ReadBootId()});
+    if (!st.ok()) {
+      plan_.kmsg = false;
+      plan_.every_line = false;
+      plan_.printk = "failed: " + st.message();
+      spdlog::warn("gpu: {}; the printk source is off", st.message());
+      return;
+    }
+    if (r->resumed()) plan_.printk += "; resumed after the position saved in " + state_file;
+    kmsg_ = std::move(r);
+  }
+
+  void PollKmsg() {
+    if (!kmsg_) return;
+    const uint64_t suspended = SuspendedNs();
+    kmsg_->Poll([&](const gpu::KmsgRecord& rec) {
+      ++kmsg_lines_;
+      OnLogLine(rec.text, rec.ts_usec * 1000 + suspended, gpu::Reporter{}, XidSource::kKmsg);
+    });
+    // Lines overwritten before they were read: counted as this probe's loss.
+    if (kmsg_->lost() > kmsg_lost_reported_) {
+      ctx_->out.CountDrop(ctx_->id, DropReason::kKmsgOverrun, kmsg_->lost() - kmsg_lost_reported_);
+      kmsg_lost_reported_ = kmsg_->lost();
+    }
+  }
+
+  void SaveKmsg() {
+    if (!kmsg_) return;
+    const Status st = kmsg_->Save();
+    if (!st.ok() && !kmsg_save_warned_) {
+      spdlog::warn(
+          "gpu: saving the /dev/kmsg position: {} (a restart will start at the end of "
+          "the log)",
+          st.message());
+      kmsg_save_warned_ = true;
+    }
+  }
+
+  void OnLogLine(std::string_view text, uint64_t ts_ns, gpu::Reporter reporter, XidSource src) {
     auto ev = gpu::ParseGpuLogLine(text);
     if (!ev) {
       ++log_not_events_;
@@ -329,19 +421,19 @@ class GpuProbe final : public Probe {
     if (auto* reset = std::get_if<gpu::ResetEvent>(&*ev)) {
       ++types_["gpu.reset"];
       ++resets_[std::string(gpu::ResetKindName(reset->kind))];
-      auto& w = ctx_->out.Begin(ctx_->id, "gpu.reset", ctx_->clock.ToUnix(r.hdr.ts_ns));
-      gpu::WriteResetBody(w, *reset, ReporterOf(r.task));
+      auto& w = ctx_->out.Begin(ctx_->id, "gpu.reset", ctx_->clock.ToUnix(ts_ns));
+      gpu::WriteResetBody(w, *reset, reporter, src);
       ctx_->out.End();
-      merger_->Expire(r.hdr.ts_ns, ready);
+      merger_->Expire(ts_ns, ready);
     } else if (auto* x = std::get_if<gpu::XidEvent>(&*ev)) {
-      merger_->Add({r.hdr.ts_ns, XidSource::kPrintk, std::move(*x), ReporterOf(r.task)}, ready);
+      merger_->Add({ts_ns, src, std::move(*x), std::move(reporter)}, ready);
     } else {
       auto& s = std::get<gpu::SxidEvent>(*ev);
       if (s.detail) {
         ++sxid_detail_lines_;  // describes the SXid its first line reported
         return;
       }
-      merger_->Add({r.hdr.ts_ns, XidSource::kPrintk, std::move(s), ReporterOf(r.task)}, ready);
+      merger_->Add({ts_ns, src, std::move(s), std::move(reporter)}, ready);
     }
     EmitXids(ready);
   }
@@ -393,11 +485,7 @@ class GpuProbe final : public Probe {
               [](const MergedXid& a, const MergedXid& b) { return a.ts_ns < b.ts_ns; });
     for (const auto& m : ready) {
       ++types_[std::string(gpu::XidRecordType(m))];
-      if (const auto* x = std::get_if<gpu::XidEvent>(&m.event)) {
-        ++xids_[x->code];
-      } else {
-        ++sxids_[std::get<gpu::SxidEvent>(m.event).code];
-      }
+      ++xids_[gpu::XidMetricKeyOf(m)];
       auto& w = ctx_->out.Begin(ctx_->id, gpu::XidRecordType(m), ctx_->clock.ToUnix(m.ts_ns));
       gpu::WriteXidBody(w, m);
       ctx_->out.End();
@@ -444,16 +532,21 @@ class GpuProbe final : public Probe {
     const auto& m = merger_->stats();
     const auto& j = jobs_.tracker_stats();
     spdlog::info(
-        "gpu: printk lines that were no event {}, SXid detail lines {}, Xid observations {} "
+        "gpu: /dev/kmsg lines read {} (lost {}, malformed {}); "
+        "printk lines that were no event {}, SXid detail lines {}, Xid observations {} "
         "(merged pairs {}); jobs queued {} done {} emitted {} (done without queue {}, "
         "unmatched {}, evicted {}, expired {}); unknown records {}",
-        log_not_events_, sxid_detail_lines_, m.observed, m.merged, j.queued, j.done, j.emitted,
-        j.done_without_queue, j.done_unmatched, j.evicted, j.expired,
-        unknown_records_ + jobs_.unknown_phases());
+        kmsg_lines_, kmsg_ ? kmsg_->lost() : 0, kmsg_ ? kmsg_->malformed() : 0, log_not_events_,
+        sxid_detail_lines_, m.observed, m.merged, j.queued, j.done, j.emitted, j.done_without_queue,
+        j.done_unmatched, j.evicted, j.expired, unknown_records_ + jobs_.unknown_phases());
   }
 
   const ProbeContext* ctx_ = nullptr;
   Plan plan_;
+  std::unique_ptr<gpu::KmsgReader> kmsg_;
+  uint64_t kmsg_lines_ = 0;
+  uint64_t kmsg_lost_reported_ = 0;
+  bool kmsg_save_warned_ = false;
   SkelPtr<ks_gpu, ks_gpu__destroy> skel_;
   std::vector<LinkPtr> links_;
   std::unique_ptr<gpu::XidMerger> merger_;
@@ -467,7 +560,7 @@ class GpuProbe final : public Probe {
   // For /metrics (cumulative): records per type, Xids / SXids per code, resets per kind.
   std::map<std::string, uint64_t> types_{
       {"gpu.xid", 0}, {"gpu.sxid", 0}, {"gpu.reset", 0}, {"gpu.job", 0}, {"gpu.fence.stats", 0}};
-  std::map<int, uint64_t> xids_, sxids_;
+  std::map<gpu::XidMetricKey, uint64_t> xids_;  // Xids and SXids, per bus, code, name, severity
   std::map<std::string, uint64_t> resets_;
 };
 

@@ -6,7 +6,9 @@
 namespace ksight::gpu {
 namespace {
 
+// Absent when unknown (a line read from /dev/kmsg: the kernel does not keep the logging task).
 void WriteReporter(JsonWriter& w, const Reporter& r) {
+  if (r.comm.empty()) return;
   w.KObject("reporter").KV("pid", r.pid).KV("tid", r.tid).KV("comm", r.comm).EndObject();
 }
 
@@ -14,7 +16,7 @@ void WriteSources(JsonWriter& w, const MergedXid& m) {
   w.KV("source", XidSourceName(m.source));
   w.KArray("sources");
   if (m.seen_tracepoint) w.String("tracepoint");
-  if (m.seen_printk) w.String("printk");
+  if (m.seen_log) w.String(XidSourceName(m.log_source));
   w.EndArray();
 }
 
@@ -80,7 +82,27 @@ void WriteXidBody(JsonWriter& w, const MergedXid& m) {
   WriteReporter(w, m.reporter);
 }
 
-void WriteResetBody(JsonWriter& w, const ResetEvent& r, const Reporter& reporter) {
+XidMetricKey XidMetricKeyOf(const MergedXid& m) {
+  XidMetricKey k;
+  if (const auto* x = std::get_if<XidEvent>(&m.event)) {
+    k.pci_bus_id = NormalizePciBusId(x->pci_bus_id, false).value_or("");
+    k.code = x->code;
+    k.name = LookupXid(x->code).name;
+    k.severity = SeverityName(XidSeverity(x->code, x->message));
+  } else {
+    const auto& s = std::get<SxidEvent>(m.event);
+    const SxidInfo info = LookupSxid(s.code, s.fatal);
+    k.sxid = true;
+    k.pci_bus_id = NormalizePciBusId(s.pci_bus_id, true).value_or("");
+    k.code = s.code;
+    k.name = info.unit;
+    k.severity = SeverityName(info.severity);
+  }
+  return k;
+}
+
+void WriteResetBody(JsonWriter& w, const ResetEvent& r, const Reporter& reporter,
+                    XidSource source) {
   w.KObject("gpu");
   WriteBus(w, r.device, true);
   if (!r.device.empty()) w.KV("device", r.device);
@@ -100,7 +122,7 @@ void WriteResetBody(JsonWriter& w, const ResetEvent& r, const Reporter& reporter
   if (r.pid) w.KV("pid", *r.pid);
   if (r.process_name) w.KV("process_name", *r.process_name);
   w.KV("message", r.message);
-  w.KV("source", "printk");
+  w.KV("source", XidSourceName(source));
   w.EndObject();
   WriteReporter(w, reporter);
 }

@@ -26,7 +26,21 @@ std::string_view XidRecordType(const MergedXid& m);
 void WriteXidBody(JsonWriter& w, const MergedXid& m);
 
 // source: "printk" (the only path reset lines take today).
-void WriteResetBody(JsonWriter& w, const ResetEvent& r, const Reporter& reporter);
+// The labels of ksight_gpu_xid_total / ksight_gpu_sxid_total for one record: the same bus id,
+// name and severity the record carries (a counter per GPU and code never loses a repeat).
+struct XidMetricKey {
+  bool sxid = false;
+  std::string pci_bus_id;  // "" when the line named no bus
+  int code = 0;
+  std::string name;
+  std::string severity;
+  auto operator<=>(const XidMetricKey&) const = default;
+};
+XidMetricKey XidMetricKeyOf(const MergedXid& m);
+
+// source: kPrintk or kKmsg, the way the kernel log line was read.
+void WriteResetBody(JsonWriter& w, const ResetEvent& r, const Reporter& reporter,
+                    XidSource source = XidSource::kPrintk);
 
 // What the probe knows about a job beyond the tracker's record.
 struct JobExtras {

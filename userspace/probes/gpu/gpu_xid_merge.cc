@@ -39,7 +39,15 @@ uint64_t Distance(uint64_t a, uint64_t b) { return a > b ? a - b : b - a; }
 }  // namespace
 
 std::string_view XidSourceName(XidSource s) {
-  return s == XidSource::kTracepoint ? "tracepoint" : "printk";
+  switch (s) {
+    case XidSource::kTracepoint:
+      return "tracepoint";
+    case XidSource::kKmsg:
+      return "kmsg";
+    case XidSource::kPrintk:
+      break;
+  }
+  return "printk";
 }
 
 MergedXid XidMerger::Alone(XidObservation&& o) {
@@ -47,19 +55,21 @@ MergedXid XidMerger::Alone(XidObservation&& o) {
   m.ts_ns = o.ts_ns;
   m.source = o.source;
   m.seen_tracepoint = o.source == XidSource::kTracepoint;
-  m.seen_printk = o.source == XidSource::kPrintk;
+  m.seen_log = IsLogSource(o.source);
+  if (m.seen_log) m.log_source = o.source;
   m.event = std::move(o.event);
   m.reporter = std::move(o.reporter);
   return m;
 }
 
 MergedXid XidMerger::Merge(XidObservation&& a, XidObservation&& b) {
-  XidObservation& pr = a.source == XidSource::kPrintk ? a : b;
-  XidObservation& tp = a.source == XidSource::kPrintk ? b : a;
+  XidObservation& pr = IsLogSource(a.source) ? a : b;
+  XidObservation& tp = IsLogSource(a.source) ? b : a;
   MergedXid m;
   m.ts_ns = std::min(a.ts_ns, b.ts_ns);
   m.source = XidSource::kTracepoint;
-  m.seen_tracepoint = m.seen_printk = true;
+  m.seen_tracepoint = m.seen_log = true;
+  m.log_source = pr.source;
   // The printk line has everything the tracepoint has, plus pid, name, MIG ids and caused-by.
   const bool pr_has_message = !MessageOf(pr).empty();
   m.event = std::move(pr.event);
@@ -89,8 +99,9 @@ void XidMerger::Add(XidObservation obs, std::vector<MergedXid>& out) {
   // The best twin: the other source, same kind/bus/code, within the window; same message first.
   auto best = pending_.end();
   for (auto it = pending_.begin(); it != pending_.end(); ++it) {
-    if (it->obs.source == obs.source || it->sxid != k.sxid || it->code != k.code ||
-        it->bus != k.bus || Distance(it->obs.ts_ns, obs.ts_ns) > opt_.window_ns)
+    if (IsLogSource(it->obs.source) == IsLogSource(obs.source) || it->sxid != k.sxid ||
+        it->code != k.code || it->bus != k.bus ||
+        Distance(it->obs.ts_ns, obs.ts_ns) > opt_.window_ns)
       continue;
     if (MessageOf(it->obs) == k.message) {
       best = it;

@@ -27,8 +27,11 @@
 
 namespace ksight::gpu {
 
-enum class XidSource : uint8_t { kTracepoint, kPrintk };
-std::string_view XidSourceName(XidSource s);  // "tracepoint", "printk"
+// Where an observation came from: the driver's tracepoint, or its kernel log line as the
+// printk:console tracepoint saw it (printk) or as the agent read it from /dev/kmsg (kmsg).
+enum class XidSource : uint8_t { kTracepoint, kPrintk, kKmsg };
+std::string_view XidSourceName(XidSource s);  // "tracepoint", "printk", "kmsg"
+inline bool IsLogSource(XidSource s) { return s != XidSource::kTracepoint; }
 
 // The task on the CPU when the driver (or a /dev/kmsg writer) reported the fault.
 struct Reporter {
@@ -48,7 +51,8 @@ struct MergedXid {
   uint64_t ts_ns = 0;  // the earlier of the two observations
   XidSource source = XidSource::kPrintk;
   bool seen_tracepoint = false;
-  bool seen_printk = false;
+  bool seen_log = false;                      // the kernel log line was seen ...
+  XidSource log_source = XidSource::kPrintk;  // ... through printk:console or /dev/kmsg
   std::variant<XidEvent, SxidEvent> event;
   Reporter reporter;
 };

@@ -259,7 +259,7 @@ TEST(Metrics, GpuXidCountsMatchTheLinesWritten) {
   for (const auto& [code, n] : written) {
     const std::string series = fmt::format(
         "ksight_gpu_xid_total{{pci_bus_id=\"0000:9f:00\",code=\"{}\",name=\"{}\",severity=\"{}\"}}",
-        code, "Unknown Xid", "unknown");
+        code, "unknown", "warning");
     EXPECT_EQ(U(m, series), static_cast<uint64_t>(n)) << series;
   }
   EXPECT_EQ(U(m, R"(ksight_probe_up{probe="gpu"})"), 1u);

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 
 #include "core/json_writer.h"
 #include "probes/gpu/gpu_fence_stats.h"
@@ -25,7 +26,6 @@ namespace ksight::gpu {
 std::string_view XidRecordType(const MergedXid& m);
 void WriteXidBody(JsonWriter& w, const MergedXid& m);
 
-// source: "printk" (the only path reset lines take today).
 // The labels of ksight_gpu_xid_total / ksight_gpu_sxid_total for one record: the same bus id,
 // name and severity the record carries (a counter per GPU and code never loses a repeat).
 struct XidMetricKey {
@@ -34,7 +34,11 @@ struct XidMetricKey {
   int code = 0;
   std::string name;
   std::string severity;
-  auto operator<=>(const XidMetricKey&) const = default;
+  // (Not a defaulted <=>: clang-tidy's modernize-use-nullptr misreads the synthesized one.)
+  friend bool operator<(const XidMetricKey& a, const XidMetricKey& b) {
+    return std::tie(a.sxid, a.pci_bus_id, a.code, a.name, a.severity) <
+           std::tie(b.sxid, b.pci_bus_id, b.code, b.name, b.severity);
+  }
 };
 XidMetricKey XidMetricKeyOf(const MergedXid& m);
 

@@ -15,6 +15,8 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/klog.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -38,6 +40,7 @@
 #include "probes/gpu/gpu_records.h"
 #include "probes/gpu/gpu_tp_format.h"
 #include "probes/gpu/kmsg.h"
+#include "probes/gpu/xid_workload.h"
 
 #include "gpu.skel.h"
 
@@ -586,6 +589,80 @@ TEST(GpuKmsg, OverrunWhileStoppedIsCounted) {
   std::remove(state.c_str());
 }
 
+// ---- the workload an Xid names ----------------------------------------------------------------
+
+// An Xid naming a live process in a cgroup of its own (as a container would be) names that
+// cgroup; once the process has exited, the next Xid naming its pid still does (the exit cache
+// of sched:sched_process_exit); pid='<unknown>' gives no process at all.
+TEST(GpuWorkload, XidNamesTheCgroupOfALiveAndAnExitedPid) {
+  KS_REQUIRE_ROOT();
+  const std::string cg2 = gpu::Cgroup2Mount();
+  if (cg2.empty()) GTEST_SKIP() << "no cgroup2 mount on this host";
+  const std::string rel = "/ksight-xid-" + std::to_string(::getpid());
+  const std::string dir = cg2 + rel;
+  ASSERT_TRUE(::mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST) << std::strerror(errno);
+  struct stat st {};
+  ASSERT_EQ(::stat(dir.c_str(), &st), 0);
+  const uint64_t cg_id = st.st_ino;
+
+  Agent agent({"--probes", "gpu", "--interval", "1s"}, "gpu_workload");
+  ASSERT_TRUE(agent.WaitRunning());
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::close(fds[1]);
+    char c;
+    while (::read(fds[0], &c, 1) < 0 && errno == EINTR) {
+    }
+    ::_exit(0);
+  }
+  ::close(fds[0]);
+  std::ofstream(dir + "/cgroup.procs") << child << std::flush;
+  const std::string pid = std::to_string(child);
+  auto xid_on = [&](const std::string& bus) {
+    return [&agent, bus](const json&) {
+      for (const auto& r : OfType(agent.Records(), "gpu.xid"))
+        if (r["gpu"].value("pci_bus_id", "") == bus) return true;
+      return false;
+    };
+  };
+  Kmsg("<4>NVRM: Xid (PCI:0000:e1:00): 13, pid=" + pid + ", name=ksight-w, Graphics Exception");
+  ASSERT_TRUE(agent.WaitFor(xid_on("0000:e1:00"), 10s));
+  ::close(fds[1]);  // the child exits
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  Kmsg("<4>NVRM: Xid (PCI:0000:e2:00): 13, pid=" + pid + ", name=ksight-w, Graphics Exception");
+  Kmsg("<4>NVRM: Xid (PCI:0000:e3:00): 13, pid='<unknown>', name=<unknown>, Graphics Exception");
+  ASSERT_TRUE(agent.WaitFor(xid_on("0000:e3:00"), 10s));
+  ASSERT_TRUE(agent.WaitFor(xid_on("0000:e2:00"), 10s));
+  EXPECT_EQ(agent.Stop(), 0);
+  ::rmdir(dir.c_str());
+
+  std::map<std::string, json> by_bus;
+  for (const auto& r : OfType(agent.Records(), "gpu.xid"))
+    by_bus[r["gpu"].value("pci_bus_id", "")] = r;
+  const json& live = by_bus["0000:e1:00"];
+  ASSERT_TRUE(live.contains("process")) << live;
+  EXPECT_EQ(live["process"]["pid"], child);
+  EXPECT_EQ(live["process"]["source"], "proc");
+  EXPECT_EQ(live["process"]["cgroup_path"], rel) << live;
+  EXPECT_EQ(live["process"]["cgroup_id"], cg_id) << live;
+  const json& gone = by_bus["0000:e2:00"];
+  ASSERT_TRUE(gone.contains("process")) << gone;
+  EXPECT_EQ(gone["process"]["pid"], child);
+  EXPECT_EQ(gone["process"]["source"], "exit_cache");
+  EXPECT_EQ(gone["process"]["cgroup_id"], cg_id) << gone;
+  EXPECT_EQ(gone["process"]["cgroup_path"], rel) << gone;
+  EXPECT_EQ(gone["process"]["comm"], live["process"]["comm"]);
+  const json& unknown = by_bus["0000:e3:00"];
+  ASSERT_FALSE(unknown.is_null());
+  EXPECT_FALSE(unknown.contains("process")) << unknown;
+  EXPECT_FALSE(unknown["xid"].contains("pid"));
+  EXPECT_TRUE(SchemaValid(agent.path()));
+}
+
 // The records the kernel here cannot produce (no DRM scheduler driver, no fences), built by the
 // same writers the probe uses, against their schemas.
 TEST(GpuSchema, JobAndFenceStatsBodiesValidate) {
@@ -654,8 +731,11 @@ TEST(GpuProbe, StatusAndCheckNameEverySource) {
   ASSERT_EQ(st["state"], "attached") << st;
   const json& d = st["details"];
   for (const char* k : {"printk", "nvidia_dev_xid", "nvswitch_dev_sxid", "dma_fence",
-                        "gpu_scheduler (<=6.16)", "gpu_scheduler (>=6.17)"})
+                        "gpu_scheduler (<=6.16)", "gpu_scheduler (>=6.17)", "exited_processes"})
     EXPECT_TRUE(d.contains(k)) << k << " missing in " << d;
+  // sched:sched_process_exit exists on every kernel: the exit cache is on with printk.
+  EXPECT_EQ(d["exited_processes"].get<std::string>().rfind("available: ", 0), 0u)
+      << d["exited_processes"];
 
   const HostFeatures host = HostFeatures::Probe(true);
   // printk:console exists on every kernel the agent supports.
@@ -680,7 +760,7 @@ TEST(GpuProbe, StatusAndCheckNameEverySource) {
   std::remove(path.c_str());
   EXPECT_NE(out.find("gpu              ok"), std::string::npos) << out;
   for (const char* k : {"printk", "nvidia_dev_xid", "nvswitch_dev_sxid", "dma_fence",
-                        "gpu_scheduler (<=6.16)", "gpu_scheduler (>=6.17)"})
+                        "gpu_scheduler (<=6.16)", "gpu_scheduler (>=6.17)", "exited_processes"})
     EXPECT_NE(out.find(k), std::string::npos) << k << " not in:\n" << out;
 }
 

@@ -212,6 +212,34 @@ int console_tp(struct trace_event_raw_console *ctx)
 	return on_console((const char *)ctx + (loc & 0xffff), len);
 }
 
+/* ---- recently exited processes (Xid attribution) ------------------------- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, KS_GPU_EXITED_ENTRIES);
+	__type(key, __u32);
+	__type(value, struct ks_gpu_exited);
+} exited SEC(".maps");
+
+SEC("tracepoint/sched/sched_process_exit")
+int proc_exit(void *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	struct task_struct *t;
+	struct ks_gpu_exited e = {};
+
+	if ((__u32)id != tgid)
+		return 0; /* a thread: the process lives on */
+	t = (struct task_struct *)bpf_get_current_task();
+	e.cgroup_id = bpf_get_current_cgroup_id();
+	e.start_ns = BPF_CORE_READ(t, start_boottime);
+	e.exit_ns = bpf_ktime_get_boot_ns();
+	bpf_get_current_comm(e.comm, sizeof(e.comm));
+	bpf_map_update_elem(&exited, &tgid, &e, BPF_ANY);
+	return 0;
+}
+
 /* ---- NVIDIA tracepoints -------------------------------------------------- */
 
 static __always_inline int on_xid_tp(void *ctx, __u32 kind, __u32 off_dev, __u32 off_code,

@@ -128,4 +128,14 @@ struct ks_gpu_xid_layout {
 	__u16 pad;
 };
 
+/* A process that exited (its thread-group leader did), in the LRU map "exited" keyed by tgid:
+ * an Xid line naming a pid that is already gone is still attributed to its cgroup. */
+#define KS_GPU_EXITED_ENTRIES 8192
+struct ks_gpu_exited {
+	__u64 cgroup_id;
+	__u64 start_ns; /* task->start_boottime: a reused pid has a later one */
+	__u64 exit_ns;	/* CLOCK_BOOTTIME */
+	char comm[KS_COMM_LEN];
+};
+
 #endif /* KSIGHT_GPU_H */

@@ -36,13 +36,17 @@ const AbiStruct kSchedLayout = KS_ABI_STRUCT(
     ks_gpu_sched_layout, M(fence_ptr), M(fence_ctx), M(fence_seqno), M(name), M(name_kind), M(dev),
     M(job_count), M(hw_job_count), M(dep_ctx), M(dep_seqno), M(client_id), M(pad));
 #undef M
+#define M(m) KS_ABI_MEMBER(ks_gpu_exited, m)
+const AbiStruct kExited =
+    KS_ABI_STRUCT(ks_gpu_exited, M(cgroup_id), M(start_ns), M(exit_ns), M(comm));
+#undef M
 #define M(m) KS_ABI_MEMBER(ks_gpu_xid_layout, m)
 const AbiStruct kXidLayout =
     KS_ABI_STRUCT(ks_gpu_xid_layout, M(dev), M(error_code), M(msg), M(pad));
 #undef M
 
 const AbiRegistration kRegistered(
-    {"gpu", {kLog, kXidTp, kJob, kFenceKey, kLat, kFenceStats, kSchedLayout, kXidLayout}});
+    {"gpu", {kLog, kXidTp, kJob, kFenceKey, kLat, kFenceStats, kSchedLayout, kXidLayout, kExited}});
 
 }  // namespace
 }  // namespace ksight::test

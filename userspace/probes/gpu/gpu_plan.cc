@@ -107,6 +107,7 @@ const std::vector<std::pair<std::string, std::string>>& GpuTracepointsOfInterest
   static const std::vector<std::pair<std::string, std::string>> kAll = [] {
     std::vector<std::pair<std::string, std::string>> v = {
         {"printk", "console"},
+        {"sched", "sched_process_exit"},
         {"nvidia", "nvidia_dev_xid"},
         {"nvswitch", "nvswitch_dev_sxid"},
         {"dma_fence", "dma_fence_init"},
@@ -235,6 +236,17 @@ GpuPlan MakeGpuPlan(const GpuHostFacts& f) {
                               : "");
   }
   PlanSched(f, p);
+  if (!p.printk_on() && !p.xid) {
+    p.exit_cache_verdict = "unavailable: no Xid source to attribute";
+  } else if (f.Tracepoint("sched", "sched_process_exit")) {
+    p.exit_cache = true;
+    p.exit_cache_verdict =
+        "available: tracepoint sched:sched_process_exit (Xids name the cgroup of exited pids)";
+  } else {
+    p.exit_cache_verdict =
+        "unavailable: " + f.TracepointMissingReason("sched", "sched_process_exit") +
+        " (an Xid naming an exited pid gets no process)";
+  }
   return p;
 }
 
@@ -244,7 +256,8 @@ std::vector<std::pair<std::string, std::string>> GpuPlanDetails(const GpuPlan& p
           {"nvswitch_dev_sxid", p.sxid_verdict},
           {"dma_fence", p.fence_verdict},
           {"gpu_scheduler (<=6.16)", p.sched_old_verdict},
-          {"gpu_scheduler (>=6.17)", p.sched_new_verdict}};
+          {"gpu_scheduler (>=6.17)", p.sched_new_verdict},
+          {"exited_processes", p.exit_cache_verdict}};
 }
 
 GpuVerdict GpuPlanVerdict(const GpuHostFacts& facts, const GpuPlan& p) {
@@ -294,6 +307,7 @@ GpuPrograms GpuProgramsFor(const GpuPlan& p) {
   g.sched_queue_old_tp = g.sched_run_old_tp = g.sched_done_old_tp = tp && old;
   g.sched_queue_tp = g.sched_run_tp = g.sched_done_tp = tp && nw;
   g.sched_dep_tp = tp && nw && p.sched_dep;
+  g.proc_exit = p.exit_cache;
   return g;
 }
 

@@ -89,6 +89,11 @@ struct GpuPlan {
   ks_gpu_sched_layout queue{}, run{}, done{}, dep{};
   std::string sched_old_verdict, sched_new_verdict;
 
+  // sched:sched_process_exit feeds the cache of exited processes that attributes an Xid whose
+  // pid is gone (with the printk or NVIDIA sources only).
+  bool exit_cache = false;
+  std::string exit_cache_verdict;
+
   bool fence() const { return fence_init && (fence_signaled_btf || fence_signaled_tp); }
   bool printk_on() const { return console_btf || console_tp || kmsg; }
 };
@@ -118,6 +123,7 @@ struct GpuPrograms {
        sched_dep_btf = false;
   bool sched_queue_old_tp = false, sched_run_old_tp = false, sched_done_old_tp = false;
   bool sched_queue_tp = false, sched_run_tp = false, sched_done_tp = false, sched_dep_tp = false;
+  bool proc_exit = false;
 };
 GpuPrograms GpuProgramsFor(const GpuPlan& p);
 

@@ -33,6 +33,7 @@
 #include "probes/gpu/job_tracker.h"
 #include "probes/gpu/kmsg.h"
 #include "probes/gpu/log_parser.h"
+#include "probes/gpu/xid_workload.h"
 
 #include "gpu.skel.h"
 
@@ -192,6 +193,19 @@ class GpuProbe final : public Probe {
     }
     if (!st.ok()) return st;
 
+    gpu::WorkloadResolver::Options wo;
+    wo.ticks_per_sec = static_cast<uint64_t>(std::max(::sysconf(_SC_CLK_TCK), 1L));
+    wo.cgroupfs = gpu::Cgroup2Mount();
+    if (plan_.exit_cache) {
+      const int fd = bpf_map__fd(skel_->maps.exited);
+      wo.exited = [fd](uint32_t pid) -> std::optional<gpu::ExitedProcess> {
+        ks_gpu_exited e{};
+        if (bpf_map_lookup_elem(fd, &pid, &e) != 0) return std::nullopt;
+        return gpu::ExitedProcess{e.cgroup_id, e.start_ns, e.exit_ns,
+                                  std::string(CommView(e.comm))};
+      };
+    }
+    workloads_ = std::make_unique<gpu::WorkloadResolver>(std::move(wo));
     merger_ = std::make_unique<gpu::XidMerger>(gpu::XidMerger::Options{
         .xid_tracepoint = plan_.xid, .sxid_tracepoint = plan_.sxid, .window_ns = kXidWindowNs});
     return {};
@@ -328,6 +342,7 @@ class GpuProbe final : public Probe {
         {pr.sched_run_tp, g.sched_run_tp},
         {pr.sched_done_tp, g.sched_done_tp},
         {pr.sched_dep_tp, g.sched_dep_tp},
+        {pr.proc_exit, g.proc_exit},
     };
     size_t n = 0;
     for (const auto& [prog, on] : want) {
@@ -423,6 +438,7 @@ class GpuProbe final : public Probe {
       ++resets_[std::string(gpu::ResetKindName(reset->kind))];
       auto& w = ctx_->out.Begin(ctx_->id, "gpu.reset", ctx_->clock.ToUnix(ts_ns));
       gpu::WriteResetBody(w, *reset, reporter, src);
+      if (reset->pid) WriteWorkloadOf(w, *reset->pid, ts_ns);
       ctx_->out.End();
       merger_->Expire(ts_ns, ready);
     } else if (auto* x = std::get_if<gpu::XidEvent>(&*ev)) {
@@ -488,8 +504,16 @@ class GpuProbe final : public Probe {
       ++xids_[gpu::XidMetricKeyOf(m)];
       auto& w = ctx_->out.Begin(ctx_->id, gpu::XidRecordType(m), ctx_->clock.ToUnix(m.ts_ns));
       gpu::WriteXidBody(w, m);
+      if (const auto* x = std::get_if<gpu::XidEvent>(&m.event); x && x->pid)
+        WriteWorkloadOf(w, *x->pid, m.ts_ns);
       ctx_->out.End();
     }
+  }
+
+  // The process a fault line names, with its cgroup and container (xid_workload.h).
+  void WriteWorkloadOf(JsonWriter& w, uint32_t pid, uint64_t ts_ns) {
+    if (!workloads_) return;
+    if (auto wl = workloads_->Resolve(pid, ts_ns)) gpu::WriteWorkload(w, *wl);
   }
 
   // -- DRM scheduler jobs --------------------------------------------------------------------
@@ -532,13 +556,17 @@ class GpuProbe final : public Probe {
     const auto& m = merger_->stats();
     const auto& j = jobs_.tracker_stats();
     spdlog::info(
-        "gpu: /dev/kmsg lines read {} (lost {}, malformed {}); "
+        "gpu: /dev/kmsg lines read {} (lost {}, malformed {}); fault pids found alive {}, "
+        "exited {} (reused pids {}), not found {}; "
         "printk lines that were no event {}, SXid detail lines {}, Xid observations {} "
         "(merged pairs {}); jobs queued {} done {} emitted {} (done without queue {}, "
         "unmatched {}, evicted {}, expired {}); unknown records {}",
-        kmsg_lines_, kmsg_ ? kmsg_->lost() : 0, kmsg_ ? kmsg_->malformed() : 0, log_not_events_,
-        sxid_detail_lines_, m.observed, m.merged, j.queued, j.done, j.emitted, j.done_without_queue,
-        j.done_unmatched, j.evicted, j.expired, unknown_records_ + jobs_.unknown_phases());
+        kmsg_lines_, kmsg_ ? kmsg_->lost() : 0, kmsg_ ? kmsg_->malformed() : 0,
+        workloads_ ? workloads_->stats().live : 0, workloads_ ? workloads_->stats().exited : 0,
+        workloads_ ? workloads_->stats().reused : 0, workloads_ ? workloads_->stats().not_found : 0,
+        log_not_events_, sxid_detail_lines_, m.observed, m.merged, j.queued, j.done, j.emitted,
+        j.done_without_queue, j.done_unmatched, j.evicted, j.expired,
+        unknown_records_ + jobs_.unknown_phases());
   }
 
   const ProbeContext* ctx_ = nullptr;
@@ -550,6 +578,7 @@ class GpuProbe final : public Probe {
   SkelPtr<ks_gpu, ks_gpu__destroy> skel_;
   std::vector<LinkPtr> links_;
   std::unique_ptr<gpu::XidMerger> merger_;
+  std::unique_ptr<gpu::WorkloadResolver> workloads_;
   gpu::JobAssembler jobs_;
   std::unordered_map<std::string, FenceStats> fence_prev_;
   bool stopping_ = false;

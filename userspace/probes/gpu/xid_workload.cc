@@ -1,0 +1,161 @@
+// xid_workload.cc - see xid_workload.h.
+#include "probes/gpu/xid_workload.h"
+
+#include <sys/stat.h>
+
+#include <charconv>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "core/process_info.h"
+
+namespace ksight::gpu {
+namespace {
+
+std::string ReadSmallFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return {};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+uint64_t InodeOf(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_ino) : 0;
+}
+
+// A cgroup directory whose inode is `id` (cgroup v2: the cgroup id is the kernfs inode), at most
+// `budget` directories visited: the exit cache's cgroup ids of containers still running.
+std::string FindCgroup(const std::string& root, uint64_t id, size_t budget) {
+  std::error_code ec;
+  std::filesystem::recursive_directory_iterator it(
+      root, std::filesystem::directory_options::skip_permission_denied, ec);
+  for (; !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (budget-- == 0) break;
+    if (!it->is_directory(ec)) continue;
+    if (InodeOf(it->path().string()) == id) {
+      const std::string p = it->path().string().substr(root.size());
+      return p.empty() ? "/" : p;
+    }
+  }
+  return {};
+}
+
+constexpr size_t kWalkBudget = 20000;
+
+}  // namespace
+
+std::optional<uint64_t> StatStartTicks(std::string_view stat) {
+  const size_t close = stat.rfind(')');
+  if (close == std::string_view::npos) return std::nullopt;
+  // After ") ": field 3 (state) ... field 22 (starttime): skip 19 fields.
+  std::string_view rest = stat.substr(close + 1);
+  for (int field = 3; field <= 22; ++field) {
+    const size_t b = rest.find_first_not_of(' ');
+    if (b == std::string_view::npos) return std::nullopt;
+    rest.remove_prefix(b);
+    const size_t e = std::min(rest.find(' '), rest.size());
+    if (field == 22) {
+      uint64_t v = 0;
+      const auto [p, err] = std::from_chars(rest.data(), rest.data() + e, v);
+      if (err != std::errc() || p != rest.data() + e) return std::nullopt;
+      return v;
+    }
+    rest.remove_prefix(e);
+  }
+  return std::nullopt;
+}
+
+std::string Cgroup2MountFrom(std::string_view mounts) {
+  while (!mounts.empty()) {
+    const size_t nl = mounts.find('\n');
+    std::istringstream line(std::string(mounts.substr(0, nl)));
+    std::string dev, dir, type;
+    if (line >> dev >> dir >> type && type == "cgroup2") return dir;
+    if (nl == std::string_view::npos) break;
+    mounts.remove_prefix(nl + 1);
+  }
+  return {};
+}
+
+std::string Cgroup2Mount() { return Cgroup2MountFrom(ReadSmallFile("/proc/mounts")); }
+
+std::optional<std::string> CgroupV2Path(std::string_view f) {
+  while (!f.empty()) {
+    const size_t nl = f.find('\n');
+    std::string_view line = f.substr(0, nl);
+    if (line.starts_with("0::")) return std::string(line.substr(3));
+    if (nl == std::string_view::npos) break;
+    f.remove_prefix(nl + 1);
+  }
+  return std::nullopt;
+}
+
+std::string WorkloadResolver::PathOfCgroup(uint64_t id) {
+  if (id == 0 || opt_.cgroupfs.empty()) return {};
+  auto it = paths_.find(id);
+  if (it != paths_.end()) return it->second;
+  std::string p = FindCgroup(opt_.cgroupfs, id, kWalkBudget);
+  if (!p.empty()) paths_.emplace(id, p);  // a miss is retried: the next Xid may find it
+  return p;
+}
+
+std::optional<Workload> WorkloadResolver::Resolve(uint32_t pid, uint64_t line_ns) {
+  if (pid == 0) return std::nullopt;
+  const std::string dir = fmt::format("{}/{}", opt_.proc, pid);
+  const auto ticks = StatStartTicks(ReadSmallFile(dir + "/stat"));
+  // One tick of slack: /proc's start time is rounded down to clock ticks.
+  const uint64_t tick_ns = 1'000'000'000 / std::max<uint64_t>(opt_.ticks_per_sec, 1);
+  if (ticks) {
+    const uint64_t start_ns = *ticks * tick_ns;
+    if (start_ns <= line_ns + tick_ns) {
+      Workload wl;
+      wl.pid = pid;
+      wl.source = "proc";
+      std::string comm = ReadSmallFile(dir + "/comm");
+      while (!comm.empty() && comm.back() == '\n') comm.pop_back();
+      wl.comm = std::move(comm);
+      if (auto path = CgroupV2Path(ReadSmallFile(dir + "/cgroup"))) {
+        wl.cgroup_path = *path;
+        if (!opt_.cgroupfs.empty())
+          wl.cgroup_id = InodeOf(opt_.cgroupfs + (*path == "/" ? "" : *path));
+        if (wl.cgroup_id) paths_[wl.cgroup_id] = wl.cgroup_path;
+      }
+      wl.container_id = ContainerIdFromCgroupPath(wl.cgroup_path);
+      ++stats_.live;
+      return wl;
+    }
+    ++stats_.reused;  // a newer process has the pid now
+  }
+  if (opt_.exited) {
+    if (auto e = opt_.exited(pid); e && e->start_ns <= line_ns + tick_ns) {
+      Workload wl;
+      wl.pid = pid;
+      wl.source = "exit_cache";
+      wl.comm = e->comm;
+      wl.cgroup_id = e->cgroup_id;
+      wl.cgroup_path = PathOfCgroup(e->cgroup_id);
+      wl.container_id = ContainerIdFromCgroupPath(wl.cgroup_path);
+      ++stats_.exited;
+      return wl;
+    }
+  }
+  ++stats_.not_found;
+  return std::nullopt;
+}
+
+void WriteWorkload(JsonWriter& w, const Workload& wl) {
+  w.KObject("process").KV("pid", wl.pid).KV("comm", wl.comm);
+  if (wl.cgroup_id) w.KV("cgroup_id", wl.cgroup_id);
+  if (!wl.cgroup_path.empty()) w.KV("cgroup_path", wl.cgroup_path);
+  if (!wl.container_id.empty()) w.KV("container_id", wl.container_id);
+  w.KV("source", wl.source);
+  w.EndObject();
+}
+
+}  // namespace ksight::gpu

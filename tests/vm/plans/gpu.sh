@@ -28,6 +28,11 @@
 #                        the rest, and console_loglevel unchanged. Before 5.19 printk:console
 #                        fires only for lines the console prints, so the agent reads /dev/kmsg
 #                        there (source "kmsg"); from 5.19 the tracepoint sees every line.
+#   agent.gpu.workload   an Xid naming a live process in a cgroup of its own (cgroup2, mounted
+#                        by the plan in the guest) names that cgroup (process.source proc);
+#                        after the process exited, an Xid naming its pid still does
+#                        (exit_cache, from sched:sched_process_exit); pid='<unknown>' gives
+#                        no process
 # vm-probe: every kernel (plans/agent.sh: agent.check.<probe> must be ok on each)
 # Checks it reports, one per line (tests/vm/list-checks.sh registers them with ctest):
 # vm-check: agent.gpu.attached
@@ -36,6 +41,7 @@
 # vm-check: agent.gpu.job
 # vm-check: agent.gpu.xid
 # vm-check: agent.gpu.levels
+# vm-check: agent.gpu.workload
 # vm-check: agent.gpu.exit
 # shellcheck source=tests/vm/guest-lib.sh
 . "${KSIGHT_LIB:?}"
@@ -45,7 +51,7 @@ gp_vgem=$(ksight_find vgem_fence)
 gp_n=${GPU_FENCES:-20}
 gp_d=/tmp/ksight-gpu.$$
 mkdir -p "$gp_d"
-gp_checks="agent.gpu.attached agent.gpu.fence agent.gpu.sched agent.gpu.job agent.gpu.xid agent.gpu.levels agent.gpu.exit"
+gp_checks="agent.gpu.attached agent.gpu.fence agent.gpu.sched agent.gpu.job agent.gpu.xid agent.gpu.levels agent.gpu.workload agent.gpu.exit"
 
 if [ -z "$gp_bin" ]; then
 	for gp_c in $gp_checks; do
@@ -63,6 +69,11 @@ gp_detail() {
 
 gp_out=$gp_d/gpu.jsonl
 gp_loglevel=$(cat /proc/sys/kernel/printk)
+# cgroup2 for the workload check (the guest's init mounts none); the agent looks for it at start.
+gp_cg=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+if [ -z "$gp_cg" ] && [ "$KSIGHT_MODE" = guest ] && mount -t cgroup2 none /sys/fs/cgroup 2>/dev/null; then
+	gp_cg=/sys/fs/cgroup
+fi
 "$gp_bin" run --config /dev/null --probes gpu --output "$gp_out" --interval 1s \
 	--gpu-kmsg-state "$gp_d/kmsg.position" 2>"$gp_d/agent.err" &
 gp_apid=$!
@@ -70,7 +81,7 @@ if ! ksight_wait_until 60 ksight_has "$gp_out" '"state":"running"'; then
 	ksight_fail agent.gpu.attached "no running state in 60s: $(gp_tail "$gp_d/agent.err")"
 	kill -KILL "$gp_apid" 2>/dev/null
 	wait "$gp_apid"
-	for gp_c in agent.gpu.fence agent.gpu.sched agent.gpu.job agent.gpu.xid agent.gpu.levels agent.gpu.exit; do
+	for gp_c in agent.gpu.fence agent.gpu.sched agent.gpu.job agent.gpu.xid agent.gpu.levels agent.gpu.workload agent.gpu.exit; do
 		ksight_skip "$gp_c" "the agent did not start"
 	done
 	exit 0
@@ -190,6 +201,22 @@ for gp_l in 2 3 4 5; do
 	gp_kmsg "<$gp_l>amdgpu 0000:c$gp_l:00.0: amdgpu: SMU is initialized successfully!"
 done
 
+# --- the workload an Xid names ---------------------------------------------------------
+gp_wdir="" gp_wpid=""
+if [ -n "$gp_cg" ] && mkdir -p "$gp_cg/ksight-xid-$$" 2>/dev/null; then
+	gp_wdir=$gp_cg/ksight-xid-$$
+	sleep 60 &
+	gp_wpid=$!
+	echo "$gp_wpid" >"$gp_wdir/cgroup.procs"
+	gp_kmsg "<4>NVRM: Xid (PCI:0000:f1:00): 13, pid=$gp_wpid, name=sleep, Graphics Exception: live"
+	gp_live() { grep '"type":"gpu.xid"' "$gp_out" | grep -q '"pci_bus_id":"0000:f1:00"'; }
+	ksight_wait_until 15 gp_live || ksight_info "gpu: no record for the live-pid Xid in 15s"
+	kill "$gp_wpid"
+	wait "$gp_wpid" 2>/dev/null
+	gp_kmsg "<4>NVRM: Xid (PCI:0000:f2:00): 13, pid=$gp_wpid, name=sleep, Graphics Exception: exited"
+	gp_kmsg "<4>NVRM: Xid (PCI:0000:f3:00): 13, pid='<unknown>', name=<unknown>, Graphics Exception"
+fi
+
 # Two more heartbeats so the last fence stats are flushed, then stop as an operator would.
 gp_hb=$(ksight_count "$gp_out" '"type":"agent.heartbeat"')
 gp_hb_more() { [ "$(ksight_count "$gp_out" '"type":"agent.heartbeat"')" -ge $((gp_hb + 2)) ]; }
@@ -243,8 +270,9 @@ gp_mig=$(grep '"type":"gpu.xid"' "$gp_out" | grep -c '"gpu_instance":1,"compute_
 gp_sx=$(grep '"type":"gpu.sxid"' "$gp_out" | grep -c '"code":12028')
 gp_nsx=$(grep -c '"type":"gpu.sxid"' "$gp_out")
 gp_xd="xid=$gp_nx/3 [$gp_xids] mig=$gp_mig/1 sxid=$gp_nsx/1 (12028: $gp_sx)"
-gp_xids=$(echo "$gp_xids" | sed 's/13@0000:a[2-5]:00 //g')
-gp_nx=$((gp_nx - $(grep '"type":"gpu.xid"' "$gp_out" | grep -c '"pci_bus_id":"0000:a[2-5]:00"')))
+# (the levels and workload checks' Xids, on buses a2-a5 and f1-f3, are theirs)
+gp_xids=$(echo "$gp_xids" | sed 's/13@0000:a[2-5]:00 //g; s/13@0000:f[1-3]:00 //g')
+gp_nx=$((gp_nx - $(grep '"type":"gpu.xid"' "$gp_out" | grep -c '"pci_bus_id":"0000:[af][1-5]:00"')))
 gp_nsx=$((gp_nsx - $(grep '"type":"gpu.sxid"' "$gp_out" | grep -c '"pci_bus_id":"0000:b[2-5]:00.0"')))
 gp_sx=$((gp_sx - $(grep '"type":"gpu.sxid"' "$gp_out" | grep -c '"pci_bus_id":"0000:b[2-5]:00.0"')))
 gp_xd="xid=$gp_nx/3 [$gp_xids] mig=$gp_mig/1 sxid=$gp_nsx/1 (12028: $gp_sx)"
@@ -278,6 +306,27 @@ else
 	ksight_fail agent.gpu.levels "$gp_ld"
 fi
 ksight_table gpu/levels "$(echo "$gp_lsrc" | cut -d= -f1):$(grep '"type":"gpu\.' "$gp_out" | grep -c '"pci_bus_id":"0000:[abcd][2-5]:')/16"
+# Workload: f1 alive -> proc, f2 exited -> exit_cache, both the plan's cgroup; f3 no process.
+if [ -z "$gp_wdir" ]; then
+	ksight_skip agent.gpu.workload "no cgroup2 to create a cgroup in (mounts: $(awk '$3 ~ /cgroup/ { printf "%s ", $2 }' /proc/mounts))"
+else
+	gp_rel=/ksight-xid-$$
+	gp_w1=$(grep '"type":"gpu.xid"' "$gp_out" | grep '"pci_bus_id":"0000:f1:00"' | sed -n 's/.*"process":{\([^}]*\)}.*/\1/p')
+	gp_w2=$(grep '"type":"gpu.xid"' "$gp_out" | grep '"pci_bus_id":"0000:f2:00"' | sed -n 's/.*"process":{\([^}]*\)}.*/\1/p')
+	gp_w3=$(grep '"type":"gpu.xid"' "$gp_out" | grep '"pci_bus_id":"0000:f3:00"')
+	gp_ino=$(ls -di "$gp_wdir" | awk '{ print $1 }')
+	gp_wd="live=[$gp_w1] exited=[$gp_w2] unknown_has_process=$(echo "$gp_w3" | grep -c '"process":') cgroup=$gp_rel id=$gp_ino"
+	if echo "$gp_w1" | grep -q "\"pid\":$gp_wpid,.*\"cgroup_id\":$gp_ino,\"cgroup_path\":\"$gp_rel\".*\"source\":\"proc\"" &&
+		echo "$gp_w2" | grep -q "\"pid\":$gp_wpid,.*\"cgroup_id\":$gp_ino,\"cgroup_path\":\"$gp_rel\".*\"source\":\"exit_cache\"" &&
+		[ -n "$gp_w3" ] && ! echo "$gp_w3" | grep -q '"process":'; then
+		ksight_pass agent.gpu.workload "$gp_wd"
+	else
+		ksight_fail agent.gpu.workload "$gp_wd"
+	fi
+	ksight_table gpu/workload "$(echo "$gp_w1" | sed -n 's/.*"source":"\([a-z_]*\)".*/\1/p'),$(echo "$gp_w2" | sed -n 's/.*"source":"\([a-z_]*\)".*/\1/p')"
+	rmdir "$gp_wdir" 2>/dev/null
+fi
+
 # The <4> and <5> Xid records as the agent wrote them (for the compatibility table).
 for gp_l in 4 5; do
 	ksight_info "gpu: level $gp_l Xid record: $(grep '"type":"gpu.xid"' "$gp_out" | grep "\"pci_bus_id\":\"0000:a$gp_l:00\"" | cut -c1-900)"

@@ -296,7 +296,7 @@ for gp_l in 2 3 4 5; do
 	gp_ld="$gp_ld L$gp_l=$gp_row"
 done
 gp_lsrc=$(grep '"type":"gpu\.' "$gp_out" | grep '"pci_bus_id":"0000:[abcd][2-5]:' |
-	sed -n 's/.*"source":"\([a-z]*\)".*/\1/p' | sort | uniq -c | awk '{ printf "%s%s=%s", s, $2, $1; s = "," }')
+	sed -e 's/"process":{[^}]*}//' | sed -n 's/.*"source":"\([a-z]*\)".*/\1/p' | sort | uniq -c | awk '{ printf "%s%s=%s", s, $2, $1; s = "," }')
 gp_lnoise=$(grep '"type":"gpu\.' "$gp_out" | grep -c 'SMU is initialized')
 gp_after=$(cat /proc/sys/kernel/printk)
 gp_ld="records per level (xid sxid amdgpu i915):$gp_ld sources=$gp_lsrc noise=$gp_lnoise console_loglevel=[$gp_loglevel]->[$gp_after]"

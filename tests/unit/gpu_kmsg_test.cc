@@ -75,8 +75,7 @@ TEST(Kmsg, StateFileHoldsTheBootAndPosition) {
   EXPECT_FALSE(KmsgStateSeq(boot + "\n", boot));
 }
 
-// The reader on a file of records stands in for /dev/kmsg here (one record per read() is
-// the device's behaviour; a regular file gives at most the buffer, so one record per file).
+// Without the device: one line saying what and how, and a reader that reads nothing.
 TEST(Kmsg, ReaderWithoutTheDeviceSaysWhyAndHow) {
   KmsgReader r;
   const Status st = r.Open({.path = "/nonexistent/kmsg", .state_file = "", .boot_id = "b"});

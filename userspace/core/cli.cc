@@ -141,8 +141,7 @@ Command ParseCommandLine(int argc, const char* const* argv) {
   if (st.ok()) st = sub == run ? ApplyFlags(run, f, cmd.cfg) : Status();
   if (st.ok() && sub == check && sub->count("--probes")) {
     cmd.cfg.probes = check_probes;
-    const std::vector<SettingSection> sections = AllSettingSections();  // outlives the loop
-    for (const SettingDef& d : sections.front().keys) {
+    for (const SettingDef& d : AllSettingSections().front().keys) {
       if (d.key == "probes") st = CheckSetting(d, SettingValue(check_probes)).With("--probes");
     }
   }

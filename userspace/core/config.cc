@@ -531,16 +531,19 @@ std::map<std::string, SectionValues, std::less<>> Config::ProbeSectionDefaults()
   return out;
 }
 
-std::vector<SettingSection> AllSettingSections() {
-  std::vector<SettingSection> out = {
-      {"", "", kTopLevel},
-      {"output", "", kOutput},
-      {"filter", "Trace only matching processes (a process must match every kind that is set).",
-       kFilter},
-  };
-  for (const ProbeModule* m : ProbeModules())
-    out.push_back({m->name, m->settings_help, m->settings, m->validate});
-  return out;
+const std::vector<SettingSection>& AllSettingSections() {
+  static const std::vector<SettingSection> kAll = [] {
+    std::vector<SettingSection> out = {
+        {"", "", kTopLevel},
+        {"output", "", kOutput},
+        {"filter", "Trace only matching processes (a process must match every kind that is set).",
+         kFilter},
+    };
+    for (const ProbeModule* m : ProbeModules())
+      out.push_back({m->name, m->settings_help, m->settings, m->validate});
+    return out;
+  }();
+  return kAll;
 }
 
 SettingValue GetSetting(const Config& cfg, const SettingSection& s, const SettingDef& d) {
@@ -592,7 +595,7 @@ Status ParseConfigText(std::string_view text, std::string_view source, Config& c
     return Status::Error(fmt::format("{}:{}:{}: {}", source, err.source().begin.line,
                                      err.source().begin.column, err.description()));
   }
-  const std::vector<SettingSection> sections = AllSettingSections();
+  const std::vector<SettingSection>& sections = AllSettingSections();
   std::vector<std::string_view> tables;
   for (const auto& s : sections) {
     if (!s.name.empty()) tables.push_back(s.name);

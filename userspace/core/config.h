@@ -53,8 +53,9 @@ struct Config {
   static std::map<std::string, SectionValues, std::less<>> ProbeSectionDefaults();
 };
 
-// Every setting table: the top level, [output], [filter], then each probe's section.
-std::vector<SettingSection> AllSettingSections();
+// Every setting table: the top level, [output], [filter], then each probe's section. Built once
+// (the tables are static), so a loop over a member of the result never dangles.
+const std::vector<SettingSection>& AllSettingSections();
 SettingValue GetSetting(const Config& cfg, const SettingSection& s, const SettingDef& d);
 void SetSetting(Config& cfg, const SettingSection& s, const SettingDef& d, SettingValue v);
 

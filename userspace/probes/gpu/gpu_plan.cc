@@ -135,7 +135,7 @@ const std::vector<std::string>& GpuTpBtfOfInterest() {
 
 namespace {
 
-// Before 5.19 ("printk: Move the printk:console tracepoint into printk_sprint") the tracepoint
+// Before 5.19 (701850dc0c31, "printk, tracing: fix console tracepoint") the tracepoint
 // fired from the console path: only for lines the console prints, i.e. below console_loglevel
 // (and none without a console). NVIDIA logs Xids at KERN_WARNING (4), i915/xe hangs are
 // notices (5): `quiet` (console_loglevel 4) hides both. ConsoleTracesEveryLine() marks the

@@ -47,6 +47,7 @@ std::string FindCgroup(const std::string& root, uint64_t id, size_t budget) {
 }
 
 constexpr size_t kWalkBudget = 20000;
+constexpr size_t kMaxPaths = 65536;
 
 }  // namespace
 
@@ -100,9 +101,10 @@ std::string WorkloadResolver::PathOfCgroup(uint64_t id) {
   if (id == 0 || opt_.cgroupfs.empty()) return {};
   auto it = paths_.find(id);
   if (it != paths_.end()) return it->second;
-  std::string p = FindCgroup(opt_.cgroupfs, id, kWalkBudget);
-  if (!p.empty()) paths_.emplace(id, p);  // a miss is retried: the next Xid may find it
-  return p;
+  if (paths_.size() >= kMaxPaths) paths_.clear();  // bound memory
+  // A miss is kept too ("" = not found): cgroup ids are never reused, so a cgroup that is gone
+  // stays gone, and a burst of Xids from one dead container walks the tree once, not per Xid.
+  return paths_.emplace(id, FindCgroup(opt_.cgroupfs, id, kWalkBudget)).first->second;
 }
 
 std::optional<Workload> WorkloadResolver::Resolve(uint32_t pid, uint64_t line_ns) {
@@ -124,7 +126,10 @@ std::optional<Workload> WorkloadResolver::Resolve(uint32_t pid, uint64_t line_ns
         wl.cgroup_path = *path;
         if (!opt_.cgroupfs.empty())
           wl.cgroup_id = InodeOf(opt_.cgroupfs + (*path == "/" ? "" : *path));
-        if (wl.cgroup_id) paths_[wl.cgroup_id] = wl.cgroup_path;
+        if (wl.cgroup_id) {
+          if (paths_.size() >= kMaxPaths) paths_.clear();
+          paths_[wl.cgroup_id] = wl.cgroup_path;
+        }
       }
       wl.container_id = ContainerIdFromCgroupPath(wl.cgroup_path);
       ++stats_.live;

@@ -70,7 +70,8 @@ class WorkloadResolver {
 
   Options opt_;
   WorkloadStats stats_;
-  std::unordered_map<uint64_t, std::string> paths_;  // cgroup id -> path, learnt and walked
+  // cgroup id -> path, learnt from /proc or walked for ("" = walked, not found)
+  std::unordered_map<uint64_t, std::string> paths_;
 };
 
 // "process":{"pid":..,"comm":"..","cgroup_id":..,"cgroup_path":"..","container_id":"..",

@@ -19,8 +19,10 @@
 # (tests/vm/plans/<name>.sh, all of them by default, in name order) under a time limit.
 # tests/triggers/vgem_fence.c is built statically into bin/ unless the payload has one;
 # this machine's iproute2 tc and ip are copied into bin/ too (VM_HOST_TOOLS, "" for none);
-# tests/vm/sched-module is built for the kernels in VM_SCHED_MODULE (default "5.10 6.1") into
-# modules/<kver>/ (tests/vm/build-sched-module.sh).
+# tests/vm/sched-module is built for the kernels in VM_SCHED_MODULE (default
+# "5.10 6.1 6.12 7.x") into modules/<kver>/ (tests/vm/build-sched-module.sh; for 6.12 and
+# 7.x it first fetches the kernel's gcc, binutils and pahole from trixie/sid without
+# installing them: tests/vm/fetch-toolchain.sh, into $VM_BUILD/toolchain/).
 #
 # Output: $VM_BUILD/results/<label>.txt (the KSIGHT-* lines of that kernel),
 # $VM_BUILD/results/table.txt (the tables printed at the end: check x kernel with
@@ -114,10 +116,10 @@ for t in ${VM_HOST_TOOLS-/usr/sbin/tc /usr/sbin/ip}; do
 	[[ -x $t && ! -e $stage/bin/$(basename "$t") ]] && cp "$t" "$stage/bin/"
 done
 # The DRM scheduler test module (tests/vm/sched-module), built against Debian's headers
-# for the kernels listed in VM_SCHED_MODULE (default "5.10 6.1", the APIs it is written for; ""
-# for none): /payload/modules/<kver>/ksight_sched_test.ko. Without it the gpu plan's
-# agent.gpu.job check skips.
-for l in ${VM_SCHED_MODULE-5.10 6.1}; do
+# for the kernels listed in VM_SCHED_MODULE (default "5.10 6.1 6.12 7.x", the APIs it is
+# written for; "" for none): /payload/modules/<kver>/ksight_sched_test.ko. Without it the gpu
+# plan's agent.gpu.job check skips.
+for l in ${VM_SCHED_MODULE-5.10 6.1 6.12 7.x}; do
 	[[ " ${vm_labels[*]} " == *" $l "* && -f $VM_BUILD/kernels.$l.tsv ]] || continue
 	t=$(now)
 	if ko=$("$here/build-sched-module.sh" "$l" 2>>"$VM_BUILD/sched-module.log"); then

@@ -17,7 +17,8 @@
 #                        line, 3 lines that are no fault) give exactly 3 gpu.xid records
 #                        (codes 79 94 13, bus ids, MIG instance) and 1 gpu.sxid
 #   agent.gpu.job        where the payload has tests/vm/sched-module built for this kernel
-#                        (5.10, 6.1): insmod ksight_sched_test.ko jobs=N (N = GPU_JOBS, default 5)
+#                        (5.10, 6.1, 6.12, 7.x; not the host): insmod ksight_sched_test.ko
+#                        jobs=N (N = GPU_JOBS, default 5)
 #                        runs N jobs through a real DRM scheduler "ksight0": exactly N
 #                        gpu.job records on ring ksight0, each with queue_wait_ns and run_ns,
 #                        all with process.comm insmod (the task that queued them)
@@ -167,7 +168,7 @@ gp_jobs=${GPU_JOBS:-5}
 gp_ko=$KSIGHT_PAYLOAD/modules/$(uname -r)/ksight_sched_test.ko
 gp_job_ran=0
 if [ ! -f "$gp_ko" ]; then
-	ksight_skip agent.gpu.job "no DRM scheduler test module for $(uname -r) (tests/vm/build-sched-module.sh builds it for 5.10 and 6.1 only)"
+	ksight_skip agent.gpu.job "no DRM scheduler test module for $(uname -r) (tests/vm/build-sched-module.sh builds it for the 5.10, 6.1, 6.12 and 7.x guests)"
 	ksight_table gpu/gpu.job "n/a"
 elif ! ksight_have_module gpu_sched; then
 	ksight_skip agent.gpu.job "gpu_sched not loaded"

@@ -14,10 +14,15 @@
  * finish within 10 s.
  *
  * Built against Debian's linux-headers of one kernel (tests/vm/build-sched-module.sh).
- * Two scheduler APIs are covered: 5.10's (drm_sched_init with 6 arguments, timedout_job
- * returning void, drm_sched_job_init arming the job, push_job with the entity) and
- * 6.1's (9 arguments, drm_sched_job_arm, enum drm_gpu_sched_stat). Later kernels changed
- * it again (credits, an init-args struct, a client id): not supported.
+ * Four scheduler APIs are covered: 5.10's (drm_sched_init with 6 arguments, timedout_job
+ * returning void, drm_sched_job_init arming the job, push_job with the entity), 6.1's
+ * (9 arguments, drm_sched_job_arm, enum drm_gpu_sched_stat), 6.7's (submit_wq, num_rqs and
+ * credit_limit in drm_sched_init, credits in drm_sched_job_init) and 6.15's and later
+ * (struct drm_sched_init_args; 6.17: drm_client_id in drm_sched_job_init,
+ * DRM_GPU_SCHED_STAT_NOMINAL renamed DRM_GPU_SCHED_STAT_RESET). From 6.1 on the Kbuild file
+ * tells them apart by what <drm/gpu_scheduler.h> declares (KS_* macros), since
+ * distributions backport scheduler changes (Debian's 6.12 has the init-args struct and the
+ * client id); 5.10 vs 6.1 by LINUX_VERSION_CODE (kernels in between are not covered).
  */
 #include <linux/atomic.h>
 #include <linux/completion.h>
@@ -29,11 +34,12 @@
 #include <linux/version.h>
 #include <drm/gpu_scheduler.h>
 
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 8, 0)
-#error "ksight_sched_test supports the scheduler API of 5.10 and 6.1 only"
-#endif
-/* 5.10's API (no timeout status, 6-argument drm_sched_init, no drm_sched_job_arm) or 6.1's. */
+/* 5.10's API (no timeout status, 6-argument drm_sched_init, no drm_sched_job_arm) or later. */
 #define KS_OLD_API (LINUX_VERSION_CODE < KERNEL_VERSION(5, 13, 0))
+#if !KS_OLD_API && !defined(KS_INIT_ARGS) && !defined(KS_INIT_CREDITS) && \
+	LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+#error "ksight_sched_test: drm_sched_init form not detected (build it with its Kbuild file)"
+#endif
 
 static unsigned int jobs = 5;
 module_param(jobs, uint, 0444);
@@ -68,12 +74,14 @@ static const struct dma_fence_ops ks_fence_ops = {
 	.get_timeline_name = ks_timeline_name,
 };
 
+#ifdef KS_DEPENDENCY_OP
 /* No dependencies. Optional from 5.16 on, but 5.10's drm_sched_entity_pop_job() calls it
- * unconditionally (a NULL op oopses the scheduler thread). */
+ * unconditionally (a NULL op oopses the scheduler thread). Gone in 6.3 (prepare_job, optional). */
 static struct dma_fence *ks_dependency(struct drm_sched_job *job, struct drm_sched_entity *entity)
 {
 	return NULL;
 }
+#endif
 
 static struct dma_fence *ks_run_job(struct drm_sched_job *job)
 {
@@ -95,7 +103,11 @@ static void ks_timedout_job(struct drm_sched_job *job)
 #else
 static enum drm_gpu_sched_stat ks_timedout_job(struct drm_sched_job *job)
 {
+#ifdef KS_STAT_RESET
+	return DRM_GPU_SCHED_STAT_RESET;
+#else
 	return DRM_GPU_SCHED_STAT_NOMINAL;
+#endif
 }
 #endif
 
@@ -108,11 +120,50 @@ static void ks_free_job(struct drm_sched_job *job)
 }
 
 static const struct drm_sched_backend_ops ks_ops = {
+#ifdef KS_DEPENDENCY_OP
 	.dependency = ks_dependency,
+#endif
 	.run_job = ks_run_job,
 	.timedout_job = ks_timedout_job,
 	.free_job = ks_free_job,
 };
+
+/* A scheduler of at most 4 jobs in flight, no hang limit, a 10 s job timeout, on ks_dev. */
+static int ks_sched_init(void)
+{
+#if defined(KS_INIT_ARGS)
+	const struct drm_sched_init_args args = {
+		.ops = &ks_ops,
+		.num_rqs = DRM_SCHED_PRIORITY_COUNT,
+		.credit_limit = 4,
+		.timeout = msecs_to_jiffies(10000),
+		.name = "ksight0",
+		.dev = ks_dev,
+	};
+
+	return drm_sched_init(&ks_sched, &args);
+#elif defined(KS_INIT_CREDITS)
+	return drm_sched_init(&ks_sched, &ks_ops, NULL, DRM_SCHED_PRIORITY_COUNT, 4, 0,
+			      msecs_to_jiffies(10000), NULL, NULL, "ksight0", ks_dev);
+#elif KS_OLD_API
+	return drm_sched_init(&ks_sched, &ks_ops, 4, 0, msecs_to_jiffies(10000), "ksight0");
+#else
+	return drm_sched_init(&ks_sched, &ks_ops, 4, 0, msecs_to_jiffies(10000), NULL, NULL,
+			      "ksight0", ks_dev);
+#endif
+}
+
+/* One job of one credit, queued by this module (the owner). */
+static int ks_job_init(struct ks_job *j)
+{
+#if defined(KS_JOB_CLIENT_ID)
+	return drm_sched_job_init(&j->base, &ks_entity, 1, THIS_MODULE, 0);
+#elif defined(KS_JOB_CREDITS)
+	return drm_sched_job_init(&j->base, &ks_entity, 1, THIS_MODULE);
+#else
+	return drm_sched_job_init(&j->base, &ks_entity, THIS_MODULE);
+#endif
+}
 
 static int __init ks_init(void)
 {
@@ -124,12 +175,7 @@ static int __init ks_init(void)
 	if (IS_ERR(ks_dev))
 		return PTR_ERR(ks_dev);
 	ks_fence_ctx = dma_fence_context_alloc(1);
-#if KS_OLD_API
-	r = drm_sched_init(&ks_sched, &ks_ops, 4, 0, msecs_to_jiffies(10000), "ksight0");
-#else
-	r = drm_sched_init(&ks_sched, &ks_ops, 4, 0, msecs_to_jiffies(10000), NULL, NULL,
-			   "ksight0", ks_dev);
-#endif
+	r = ks_sched_init();
 	if (r)
 		goto out_dev;
 	r = drm_sched_entity_init(&ks_entity, DRM_SCHED_PRIORITY_NORMAL, list, 1, NULL);
@@ -142,7 +188,7 @@ static int __init ks_init(void)
 			r = -ENOMEM;
 			break;
 		}
-		r = drm_sched_job_init(&j->base, &ks_entity, THIS_MODULE);
+		r = ks_job_init(j);
 		if (r) {
 			kfree(j);
 			break;

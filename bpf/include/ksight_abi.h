@@ -30,6 +30,10 @@ enum ks_rec_type {
 	KS_REC_GPU_LOG = 3,	   /* bpf/probes/gpu/gpu.h: a printk line */
 	KS_REC_GPU_XID_TP = 4,	   /* bpf/probes/gpu/gpu.h: nvidia tracepoint */
 	KS_REC_GPU_JOB = 5,	   /* bpf/probes/gpu/gpu.h: drm_sched job */
+	KS_REC_PROC_EXEC = 6,	   /* bpf/probes/process/process.h */
+	KS_REC_PROC_EXIT = 7,	   /* bpf/probes/process/process.h */
+	KS_REC_PROC_OOM = 8,	   /* bpf/probes/process/process.h: oom:mark_victim */
+	KS_REC_PROC_CGROUP = 9,	   /* bpf/probes/process/process.h: cgroup:cgroup_mkdir */
 };
 
 /* Common header of every ring record: 16 bytes. */

@@ -27,6 +27,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <set>
@@ -596,11 +597,18 @@ TEST(GpuKmsg, OverrunWhileStoppedIsCounted) {
 // of sched:sched_process_exit); pid='<unknown>' gives no process at all.
 TEST(GpuWorkload, XidNamesTheCgroupOfALiveAndAnExitedPid) {
   KS_REQUIRE_ROOT();
-  const std::string cg2 = gpu::Cgroup2Mount();
+  const std::string cg2 = Cgroup2Mount();
   if (cg2.empty()) GTEST_SKIP() << "no cgroup2 mount on this host";
-  const std::string rel = "/ksight-xid-" + std::to_string(::getpid());
+  // Laid out as the kubelet (systemd driver) and containerd lay out a container's cgroup.
+  const std::string cid(64, 'd');
+  const std::string uid = "11111111-2222-3333-4444-555555555555";
+  const std::string top = "/ksight-xid-" + std::to_string(::getpid());
+  const std::string rel = top + "/kubepods-besteffort-pod11111111_2222_3333_4444_555555555555" +
+                          ".slice/cri-containerd-" + cid + ".scope";
   const std::string dir = cg2 + rel;
-  ASSERT_TRUE(::mkdir(dir.c_str(), 0755) == 0 || errno == EEXIST) << std::strerror(errno);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  ASSERT_FALSE(ec) << dir << ": " << ec.message();
   struct stat st {};
   ASSERT_EQ(::stat(dir.c_str(), &st), 0);
   const uint64_t cg_id = st.st_ino;
@@ -638,7 +646,8 @@ TEST(GpuWorkload, XidNamesTheCgroupOfALiveAndAnExitedPid) {
   ASSERT_TRUE(agent.WaitFor(xid_on("0000:e3:00"), 10s));
   ASSERT_TRUE(agent.WaitFor(xid_on("0000:e2:00"), 10s));
   EXPECT_EQ(agent.Stop(), 0);
-  ::rmdir(dir.c_str());
+  for (std::filesystem::path d = dir; d.string().size() >= (cg2 + top).size(); d = d.parent_path())
+    ::rmdir(d.c_str());
 
   std::map<std::string, json> by_bus;
   for (const auto& r : OfType(agent.Records(), "gpu.xid"))
@@ -649,12 +658,17 @@ TEST(GpuWorkload, XidNamesTheCgroupOfALiveAndAnExitedPid) {
   EXPECT_EQ(live["process"]["source"], "proc");
   EXPECT_EQ(live["process"]["cgroup_path"], rel) << live;
   EXPECT_EQ(live["process"]["cgroup_id"], cg_id) << live;
+  EXPECT_EQ(live["container"]["id"], cid) << live;
+  EXPECT_EQ(live["container"]["runtime"]["name"], "containerd") << live;
+  EXPECT_EQ(live["k8s"]["pod"]["uid"], uid) << live;
   const json& gone = by_bus["0000:e2:00"];
   ASSERT_TRUE(gone.contains("process")) << gone;
   EXPECT_EQ(gone["process"]["pid"], child);
   EXPECT_EQ(gone["process"]["source"], "exit_cache");
   EXPECT_EQ(gone["process"]["cgroup_id"], cg_id) << gone;
   EXPECT_EQ(gone["process"]["cgroup_path"], rel) << gone;
+  EXPECT_EQ(gone["container"]["id"], cid) << gone;
+  EXPECT_EQ(gone["k8s"]["pod"]["uid"], uid) << gone;
   EXPECT_EQ(gone["process"]["comm"], live["process"]["comm"]);
   const json& unknown = by_bus["0000:e3:00"];
   ASSERT_FALSE(unknown.is_null());

@@ -93,7 +93,8 @@ TEST_F(Tree, ALiveProcessNamesItsCgroupAndContainer) {
   w.EndObject();
   EXPECT_EQ(out, "{\"process\":{\"pid\":4242,\"comm\":\"trainer\",\"cgroup_id\":" +
                      std::to_string(wl->cgroup_id) + ",\"cgroup_path\":\"" + cg +
-                     "\",\"container_id\":\"" + kCid + "\",\"source\":\"proc\"}}");
+                     "\",\"container_id\":\"" + kCid +
+                     "\",\"source\":\"proc\"},\"container\":{\"id\":\"" + kCid + "\"}}");
   EXPECT_EQ(r.stats().live, 1u);
 }
 

@@ -85,7 +85,7 @@ TEST(TcpFlowStats, Json) {
   const auto flows = agg.Drain();
   std::string out;
   JsonWriter w(out);
-  ContainerCache cache;
+  IdentityCache cache{IdentityCache::Options{}};
   w.BeginObject();
   WriteFlowStats(w, flows[0], cache);
   w.EndObject();

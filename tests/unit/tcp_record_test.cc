@@ -48,7 +48,7 @@ Record V4Record() {
 std::string Json(const Record& r) {
   std::string out;
   JsonWriter w(out);
-  ContainerCache cache;
+  IdentityCache cache{IdentityCache::Options{}};
   w.BeginObject();
   WriteRetransmit(w, r, cache);
   w.EndObject();

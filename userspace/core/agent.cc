@@ -181,6 +181,8 @@ int Agent::Run() {
   }
   const auto self = static_cast<uint32_t>(::getpid());
   const uint64_t t0 = Clock::BootNs();
+  // Every cgroup that exists now, so that records of processes in it resolve after it is gone.
+  identity_.LearnTree();
   for (const ProbeInfo* info : selected) {
     auto ap = std::make_unique<ActiveProbe>();
     ap->probe = info->make();
@@ -193,7 +195,8 @@ int Agent::Run() {
       continue;
     }
     ap->ctx = std::make_unique<ProbeContext>(ProbeContext{cfg_, cfg_.Section(info->name()), host_,
-                                                          filters_, *out_, ap->id, self, clock_});
+                                                          filters_, *out_, ap->id, self, clock_,
+                                                          identity_});
     const Status st = ap->probe->Start(*ap->ctx);
     if (!st.ok()) {
       spdlog::error("probe {} failed to start: {}", info->name(), st.message());

@@ -73,6 +73,7 @@ class Agent {
   HostFeatures host_;
   Filters filters_;
   Clock clock_;
+  IdentityCache identity_{IdentityCache::ForHost()};
   std::unique_ptr<Output> out_;
   std::vector<std::unique_ptr<ActiveProbe>> probes_;
   RingBufferPtr rb_;

@@ -22,6 +22,7 @@
 #include "core/output.h"
 #include "core/probe_module.h"
 #include "core/status.h"
+#include "core/workload_identity.h"
 
 namespace ksight {
 
@@ -52,6 +53,8 @@ struct ProbeContext {
   ProbeId id;
   uint32_t self_tgid;
   const Clock& clock;
+  // Workload identity (container, pod) of the processes records name; agent thread only.
+  IdentityCache& identity;
 };
 
 using Details = std::vector<std::pair<std::string, std::string>>;

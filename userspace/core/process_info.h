@@ -1,13 +1,12 @@
-// process_info.h - process attribution helpers: the container id a cgroup
-// path shows, cached per cgroup id, and the "process" object of a record.
+// process_info.h - the "process" object of a record and the workload identity that goes with it
+// (core/workload_identity.h).
 #pragma once
 
 #include <cstdint>
-#include <string>
 #include <string_view>
-#include <unordered_map>
 
 #include "core/json_writer.h"
+#include "core/workload_identity.h"
 
 extern "C" {
 #include "ksight_abi.h"
@@ -15,27 +14,14 @@ extern "C" {
 
 namespace ksight {
 
-// The container id in a cgroup path (the last run of 64 hex digits, as
-// docker, containerd, CRI-O and podman name their cgroups), or "".
-std::string ContainerIdFromCgroupPath(std::string_view path);
-
 // The kernel's comm (NUL-padded, maybe unterminated) as a string_view.
 std::string_view CommView(const char (&comm)[KS_COMM_LEN]);
 
 bool ProcessExists(uint32_t pid);
 
-class ContainerCache {
- public:
-  // Container id for a task in cgroup_id; reads /proc/<pid>/cgroup once per cgroup.
-  const std::string& Lookup(uint64_t cgroup_id, uint32_t pid);
-
- private:
-  std::unordered_map<uint64_t, std::string> by_cgroup_;
-};
-
-// "process":{"pid":..,"tid":..,"comm":"..","cgroup_id":..[,"container_id":".."]}
-// source: how the owner was found ("" = omit).
-void WriteProcess(JsonWriter& w, const ks_task& t, ContainerCache& cache,
+// "process":{"pid":..,"tid":..,"comm":"..","cgroup_id":..[,"container_id":".."][,"source":..]}
+// then the record's "container" and "k8s" objects (WriteIdentity); source "" is omitted.
+void WriteProcess(JsonWriter& w, const ks_task& t, IdentityCache& identity,
                   std::string_view source = {});
 
 }  // namespace ksight

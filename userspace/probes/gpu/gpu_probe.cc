@@ -195,7 +195,8 @@ class GpuProbe final : public Probe {
 
     gpu::WorkloadResolver::Options wo;
     wo.ticks_per_sec = static_cast<uint64_t>(std::max(::sysconf(_SC_CLK_TCK), 1L));
-    wo.cgroupfs = gpu::Cgroup2Mount();
+    wo.cgroupfs = Cgroup2Mount();
+    wo.path_of = [id = &ctx.identity](uint64_t cg) { return id->PathOf(cg); };
     if (plan_.exit_cache) {
       const int fd = bpf_map__fd(skel_->maps.exited);
       wo.exited = [fd](uint32_t pid) -> std::optional<gpu::ExitedProcess> {
@@ -513,7 +514,7 @@ class GpuProbe final : public Probe {
   // The process a fault line names, with its cgroup and container (xid_workload.h).
   void WriteWorkloadOf(JsonWriter& w, uint32_t pid, uint64_t ts_ns) {
     if (!workloads_) return;
-    if (auto wl = workloads_->Resolve(pid, ts_ns)) gpu::WriteWorkload(w, *wl);
+    if (auto wl = workloads_->Resolve(pid, ts_ns)) gpu::WriteWorkload(w, *wl, &ctx_->identity);
   }
 
   // -- DRM scheduler jobs --------------------------------------------------------------------

@@ -12,39 +12,10 @@
 #include <fmt/format.h>
 
 #include "core/process_info.h"
+#include "core/workload_identity.h"
 
 namespace ksight::gpu {
 namespace {
-
-std::string ReadSmallFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return {};
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-uint64_t InodeOf(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_ino) : 0;
-}
-
-// A cgroup directory whose inode is `id` (cgroup v2: the cgroup id is the kernfs inode), at most
-// `budget` directories visited: the exit cache's cgroup ids of containers still running.
-std::string FindCgroup(const std::string& root, uint64_t id, size_t budget) {
-  std::error_code ec;
-  std::filesystem::recursive_directory_iterator it(
-      root, std::filesystem::directory_options::skip_permission_denied, ec);
-  for (; !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-    if (budget-- == 0) break;
-    if (!it->is_directory(ec)) continue;
-    if (InodeOf(it->path().string()) == id) {
-      const std::string p = it->path().string().substr(root.size());
-      return p.empty() ? "/" : p;
-    }
-  }
-  return {};
-}
 
 constexpr size_t kWalkBudget = 20000;
 constexpr size_t kMaxPaths = 65536;
@@ -72,33 +43,10 @@ std::optional<uint64_t> StatStartTicks(std::string_view stat) {
   return std::nullopt;
 }
 
-std::string Cgroup2MountFrom(std::string_view mounts) {
-  while (!mounts.empty()) {
-    const size_t nl = mounts.find('\n');
-    std::istringstream line(std::string(mounts.substr(0, nl)));
-    std::string dev, dir, type;
-    if (line >> dev >> dir >> type && type == "cgroup2") return dir;
-    if (nl == std::string_view::npos) break;
-    mounts.remove_prefix(nl + 1);
-  }
-  return {};
-}
-
-std::string Cgroup2Mount() { return Cgroup2MountFrom(ReadSmallFile("/proc/mounts")); }
-
-std::optional<std::string> CgroupV2Path(std::string_view f) {
-  while (!f.empty()) {
-    const size_t nl = f.find('\n');
-    std::string_view line = f.substr(0, nl);
-    if (line.starts_with("0::")) return std::string(line.substr(3));
-    if (nl == std::string_view::npos) break;
-    f.remove_prefix(nl + 1);
-  }
-  return std::nullopt;
-}
-
 std::string WorkloadResolver::PathOfCgroup(uint64_t id) {
-  if (id == 0 || opt_.cgroupfs.empty()) return {};
+  if (id == 0) return {};
+  if (opt_.path_of) return opt_.path_of(id);
+  if (opt_.cgroupfs.empty()) return {};
   auto it = paths_.find(id);
   if (it != paths_.end()) return it->second;
   if (paths_.size() >= kMaxPaths) paths_.clear();  // bound memory
@@ -154,13 +102,17 @@ std::optional<Workload> WorkloadResolver::Resolve(uint32_t pid, uint64_t line_ns
   return std::nullopt;
 }
 
-void WriteWorkload(JsonWriter& w, const Workload& wl) {
+void WriteWorkload(JsonWriter& w, const Workload& wl, const IdentityCache* identity) {
   w.KObject("process").KV("pid", wl.pid).KV("comm", wl.comm);
   if (wl.cgroup_id) w.KV("cgroup_id", wl.cgroup_id);
   if (!wl.cgroup_path.empty()) w.KV("cgroup_path", wl.cgroup_path);
   if (!wl.container_id.empty()) w.KV("container_id", wl.container_id);
   w.KV("source", wl.source);
   w.EndObject();
+  Identity id;
+  id.cgroup_path = wl.cgroup_path;
+  id.parsed = ParseCgroupPath(wl.cgroup_path);
+  WriteIdentity(w, id, identity != nullptr ? identity->PodOf(id) : nullptr);
 }
 
 }  // namespace ksight::gpu

@@ -13,6 +13,7 @@
 #include <unordered_map>
 
 #include "core/json_writer.h"
+#include "core/workload_identity.h"
 
 namespace ksight::gpu {
 
@@ -36,13 +37,6 @@ struct ExitedProcess {
 // Field 22 of /proc/<pid>/stat (start time in clock ticks since boot); the comm in field 2 may
 // hold spaces and parentheses, so fields are counted from the last ')'.
 std::optional<uint64_t> StatStartTicks(std::string_view stat);
-// Where cgroup2 is mounted, from /proc/mounts text ("/sys/fs/cgroup", or "/sys/fs/cgroup/unified"
-// on a hybrid host), "" when it is not.
-std::string Cgroup2MountFrom(std::string_view proc_mounts);
-std::string Cgroup2Mount();  // of this host
-// The cgroup v2 path in /proc/<pid>/cgroup (the "0::" line), nullopt without one.
-std::optional<std::string> CgroupV2Path(std::string_view cgroup_file);
-
 struct WorkloadStats {
   uint64_t live = 0;       // found in /proc
   uint64_t exited = 0;     // found in the exit cache
@@ -58,6 +52,9 @@ class WorkloadResolver {
     uint64_t ticks_per_sec = 100;             // sysconf(_SC_CLK_TCK)
     // The exit cache: the process that had this pid, if it exited recently.
     std::function<std::optional<ExitedProcess>(uint32_t pid)> exited;
+    // The agent's cgroup id -> path knowledge (IdentityCache::PathOf: learnt from cgroup_mkdir,
+    // so a removed container's cgroup still resolves); unset: a bounded walk of `cgroupfs`.
+    std::function<std::string(uint64_t cgroup_id)> path_of;
   };
   explicit WorkloadResolver(Options opt) : opt_(std::move(opt)) {}
 
@@ -75,7 +72,8 @@ class WorkloadResolver {
 };
 
 // "process":{"pid":..,"comm":"..","cgroup_id":..,"cgroup_path":"..","container_id":"..",
-// "source":"proc"|"exit_cache"} (cgroup and container fields omitted when unknown).
-void WriteWorkload(JsonWriter& w, const Workload& wl);
+// "source":"proc"|"exit_cache"} (cgroup and container fields omitted when unknown), then the
+// record's "container" and "k8s" objects from the cgroup path (WriteIdentity).
+void WriteWorkload(JsonWriter& w, const Workload& wl, const IdentityCache* identity = nullptr);
 
 }  // namespace ksight::gpu

@@ -120,7 +120,7 @@ class SyscallsProbe final : public Probe {
     const ks_syscall_rec& r = *rec;
     ++records_;
     auto& w = ctx_->out.Begin(ctx_->id, "syscall", ctx_->clock.ToUnix(r.hdr.ts_ns));
-    WriteProcess(w, r.task, containers_);
+    WriteProcess(w, r.task, ctx_->identity);
     w.KObject("syscall");
     w.KV("name", syscalls::SyscallName(r.nr)).KV("nr", r.nr);
     w.KArray("args");
@@ -236,11 +236,12 @@ class SyscallsProbe final : public Probe {
     std::memcpy(t.comm, any.comm, sizeof(t.comm));
     ++stats_records_;
     auto& w = ctx_->out.Begin(ctx_->id, "syscall.stats", end_ns);
+    const Identity& id = ctx_->identity.Of(t.cgroup_id, t.pid);
     w.KObject("process");
     w.KV("pid", t.pid).KV("comm", CommView(t.comm)).KV("cgroup_id", t.cgroup_id);
-    const std::string& cid = containers_.Lookup(t.cgroup_id, t.pid);
-    if (!cid.empty()) w.KV("container_id", std::string_view(cid));
+    if (!id.parsed.container_id.empty()) w.KV("container_id", id.parsed.container_id);
     w.EndObject();
+    WriteIdentity(w, id, ctx_->identity.PodOf(id));
     w.KObject("syscall").KV("name", syscalls::SyscallName(key.nr)).KV("nr", key.nr).EndObject();
     const auto p = syscalls::ComputePercentiles(d);
     w.KObject("stats");
@@ -304,7 +305,6 @@ class SyscallsProbe final : public Probe {
   std::vector<uint64_t> errno_vals_;
   std::unordered_map<uint64_t, StatsValue> prev_;
   std::unordered_map<ErrKey, uint64_t, ErrKeyHash> errno_prev_;
-  ContainerCache containers_;
   // For /metrics: cumulative per syscall (sum of the interval deltas), records per type.
   struct Totals {
     uint64_t count = 0, errors = 0;

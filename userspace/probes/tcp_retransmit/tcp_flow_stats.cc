@@ -57,8 +57,8 @@ std::vector<FlowStats> FlowAggregator::Drain() {
   return out;
 }
 
-void WriteFlowStats(JsonWriter& w, const FlowStats& f, ContainerCache& containers) {
-  WriteProcess(w, f.last.owner, containers, OwnerSourceName(f.last.owner_source));
+void WriteFlowStats(JsonWriter& w, const FlowStats& f, IdentityCache& identity) {
+  WriteProcess(w, f.last.owner, identity, OwnerSourceName(f.last.owner_source));
   WriteEndpoints(w, f.last);
   w.KObject("tcp");
   w.KV("count", f.count).KV("segs", f.segs);

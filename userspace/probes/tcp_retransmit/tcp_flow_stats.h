@@ -62,6 +62,6 @@ class FlowAggregator {
 
 // The type-specific objects of one `tcp.retransmit.stats` record:
 // process (the latest owner), source, destination, network, tcp.
-void WriteFlowStats(JsonWriter& w, const FlowStats& f, ContainerCache& containers);
+void WriteFlowStats(JsonWriter& w, const FlowStats& f, IdentityCache& identity);
 
 }  // namespace ksight::tcp

@@ -119,8 +119,8 @@ void WriteEndpoints(JsonWriter& w, const Record& r) {
   w.EndObject();
 }
 
-void WriteRetransmit(JsonWriter& w, const Record& r, ContainerCache& containers) {
-  WriteProcess(w, r.owner, containers, OwnerSourceName(r.owner_source));
+void WriteRetransmit(JsonWriter& w, const Record& r, IdentityCache& identity) {
+  WriteProcess(w, r.owner, identity, OwnerSourceName(r.owner_source));
   WriteEndpoints(w, r);
   w.KObject("tcp");
   w.KV("kind", KindName(r.kind)).KV("state", StateName(r.state));

@@ -44,7 +44,7 @@ std::string_view NetworkType(const Record& r);
 
 // The type-specific objects of one `tcp.retransmit` record: process,
 // source, destination, network, tcp.
-void WriteRetransmit(JsonWriter& w, const Record& r, ContainerCache& containers);
+void WriteRetransmit(JsonWriter& w, const Record& r, IdentityCache& identity);
 
 // source, destination and network objects (shared with tcp.retransmit.stats).
 void WriteEndpoints(JsonWriter& w, const Record& r);

@@ -166,7 +166,7 @@ class TcpRetransmitProbe final : public Probe {
     ++by_kind_[std::string(tcp::KindName(rec->kind))];
     ++records_;
     auto& w = ctx_->out.Begin(ctx_->id, "tcp.retransmit", ctx_->clock.ToUnix(rec->hdr.ts_ns));
-    tcp::WriteRetransmit(w, *rec, containers_);
+    tcp::WriteRetransmit(w, *rec, ctx_->identity);
     ctx_->out.End();
     flows_.Add(*rec);
   }
@@ -183,7 +183,7 @@ class TcpRetransmitProbe final : public Probe {
     for (const tcp::FlowStats& f : flows_.Drain()) {
       ++stats_records_;
       auto& w = ctx_->out.Begin(ctx_->id, "tcp.retransmit.stats", end_ns);
-      tcp::WriteFlowStats(w, f, containers_);
+      tcp::WriteFlowStats(w, f, ctx_->identity);
       w.KObject("interval").Key("start").Rfc3339(start_ns).Key("end").Rfc3339(end_ns);
       w.KV("duration_ns", end_ns - start_ns).EndObject();
       ctx_->out.End();
@@ -238,7 +238,6 @@ class TcpRetransmitProbe final : public Probe {
   tcp::FlowAggregator flows_;
   uint64_t overflow_reported_ = 0;
   MalformedRecords malformed_;
-  ContainerCache containers_;
   // For /metrics: retransmits per kind (every kind listed from the start), records per type.
   std::map<std::string, uint64_t> by_kind_{{"retransmit", 0}, {"synack", 0}, {"tlp", 0}};
   uint64_t records_ = 0, stats_records_ = 0;

@@ -103,6 +103,7 @@ $(BUILD)/bench/empty.bpf.o: bench/empty.bpf.c vmlinux/$(ARCH)/vmlinux.h | $(BUIL
 bench: agent
 	@tools/install-deps.sh bench
 	$(MAKE) --no-print-directory $(BENCH_BIN)
+	cmake --build $(BUILD) --target ksight_identity_bench
 	python3 bench/run.py --build $(BUILD) $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 lint: agent

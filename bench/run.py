@@ -20,6 +20,9 @@ Method (see docs/benchmarks.md):
   records vs the hammer's own count, drops from the final agent.heartbeat,
   agent CPU from /proc/PID/stat, peak RSS from /proc/PID/status.
 - start-up: launch to the agent.status "running" record.
+- lifecycle: the process probe's added CPU per fork+exec+exit (paired runs of
+  tests/triggers/proc_trigger), the agent's CPU per process, and the workload
+  identity microbenchmark (bench/identity_bench.cc).
 """
 import argparse
 import datetime
@@ -352,6 +355,78 @@ def throughput(args, tmpdir):
     return results
 
 
+# ---------------------------------------------------------------- process lifecycle
+
+
+def spawn_run(build, n):
+    """proc_trigger pinned to HAMMER_CPU: n x (fork, exec itself, exit 0, wait). Its CPU time
+    includes the children it reaped (wait4's rusage), where the probe's exec/exit programs run."""
+    trig = os.path.join(build, "triggers", "proc_trigger")
+    t0 = time.monotonic()
+    p = subprocess.Popen([trig, "-n", str(n), "-m", "1"], stdout=subprocess.DEVNULL, preexec_fn=pin(HAMMER_CPU))
+    _, status, ru = os.wait4(p.pid, 0)
+    wall = time.monotonic() - t0
+    if status != 0:
+        raise RuntimeError(f"proc_trigger failed (status {status})")
+    return {"cpu_ns_per_process": (ru.ru_utime + ru.ru_stime) * 1e9 / n, "wall_us_per_process": wall * 1e6 / n}
+
+
+def lifecycle(args, tmpdir):
+    """The process probe's cost per fork+exec+exit (paired, like the syscall overhead), the
+    agent's CPU per process, and what workload identity adds per record (bench/identity_bench.cc)."""
+    n = args.spawns
+    out = os.path.join(tmpdir, "process.json")
+    ksight = os.path.join(args.build, "ksight")
+    pairs = []
+    for rep in range(args.reps):
+        base = spawn_run(args.build, n)
+        if os.path.exists(out):
+            os.unlink(out)
+        tr = Tracer([ksight, "run", "--probes", "process", "--output", out, "--max-size", "0"],
+                    ("file", '"state":"running"'), out)
+        old_ids = {p["id"] for p in bpf_progs()}
+        tr.start()
+        ids = {p["id"] for p in bpf_progs()} - old_ids
+        with open("/proc/sys/kernel/bpf_stats_enabled") as f:
+            old_stats = f.read().strip()
+        with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
+            f.write("1")
+        try:
+            before = prog_stats(ids)
+            a0 = proc_cpu_ns(tr.p.pid)
+            traced = spawn_run(args.build, n)
+            a1 = proc_cpu_ns(tr.p.pid)
+            after = prog_stats(ids)
+        finally:
+            with open("/proc/sys/kernel/bpf_stats_enabled", "w") as f:
+                f.write(old_stats)
+        tr.stop()
+        progs = {}
+        for key, (rt, cnt) in after.items():
+            rt0, cnt0 = before.get(key, (0, 0))  # no run_cnt yet: none since stats were enabled
+            if cnt > cnt0:
+                progs[key[1]] = (rt - rt0) / (cnt - cnt0)
+        recs = count_lines(out, '"type":"process.exit"')
+        os.unlink(out)
+        pairs.append({"rep": rep, "baseline": base, "traced": traced,
+                      "agent_cpu_ns_per_process": (a1 - a0) / n, "exit_records": recs,
+                      "bpf_ns_per_run": progs})
+        log(f"lifecycle {rep + 1}/{args.reps}: {base['cpu_ns_per_process']:.0f} -> "
+            f"{traced['cpu_ns_per_process']:.0f} ns CPU per process")
+    added = [p["traced"]["cpu_ns_per_process"] - p["baseline"]["cpu_ns_per_process"] for p in pairs]
+    ratio = [p["traced"]["cpu_ns_per_process"] / p["baseline"]["cpu_ns_per_process"] for p in pairs]
+    res = {"spawns_per_run": n, "pairs": pairs, "added_ns": stats(added), "ratio": stats(ratio),
+           "baseline_ns": stats([p["baseline"]["cpu_ns_per_process"] for p in pairs]),
+           "agent_ns": stats([p["agent_cpu_ns_per_process"] for p in pairs]),
+           "bpf_ns_per_run": {k: stats([p["bpf_ns_per_run"][k] for p in pairs if k in p["bpf_ns_per_run"]])
+                              for k in sorted({k for p in pairs for k in p["bpf_ns_per_run"]})}}
+    ib = os.path.join(args.build, "ksight_identity_bench")
+    if os.path.exists(ib):
+        res["identity"] = json.loads(subprocess.run([ib], capture_output=True, text=True, check=True,
+                                                    preexec_fn=pin(HAMMER_CPU)).stdout)
+    return res
+
+
 def cpu_per_100k(r):
     """Agent CPU % per 100 k delivered records/s (dropped records cost the agent next to nothing)."""
     rate = r["delivered"] / r["seconds"]
@@ -608,6 +683,33 @@ def markdown(res, notes):
                      f" | {r['agent_cpu_pct']:.1f} % | {cpu_per_100k(r):.2f} % | "
                      f"{r['rss_peak_mb']:.1f} MB | {r['bytes_per_record']:.0f} |")
         L.append("")
+    lc = res.get("lifecycle")
+    if lc:
+        L.append("## Process lifecycle and workload identity")
+        L.append("")
+        L.append(f"`proc_trigger -n {lc['spawns_per_run']}` pinned to CPU 1: fork, exec itself, exit 0, wait, "
+                 "each; its CPU time includes the children it reaped, where the probe's exec and exit programs "
+                 "run. Traced by `ksight run --probes process` (pinned to CPU 0) minus the untraced run just "
+                 "before it: median (min–max).")
+        L.append("")
+        L.append("| | CPU per fork+exec+exit |")
+        L.append("|---|---|")
+        L.append(f"| untraced | {fmt_stat(lc['baseline_ns'], ' ns')} |")
+        L.append(f"| added by the process probe (in the traced processes) | {fmt_stat(lc['added_ns'], ' ns')} "
+                 f"({fmt_stat(lc['ratio'], '×', 3)}) |")
+        L.append(f"| the agent's own CPU per process (exec + exit records) | {fmt_stat(lc['agent_ns'], ' ns')} |")
+        for name, st in lc.get("bpf_ns_per_run", {}).items():
+            L.append(f"| BPF program `{name}`, per run (kernel.bpf_stats_enabled) | {fmt_stat(st, ' ns')} |")
+        idb = lc.get("identity")
+        if idb:
+            L.append("")
+            L.append("Workload identity per record (`build/ksight_identity_bench`, bench/identity_bench.cc): "
+                     f"a cached cgroup id {idb['lookup_cached_ns']:.0f} ns; with writing the `container` and "
+                     f"`k8s` objects ({idb['bytes_per_record']} bytes) {idb['lookup_and_write_ns']:.0f} ns; "
+                     f"no cgroup {idb['no_cgroup_ns']:.0f} ns; a cgroup v1 host's per-pid cache "
+                     f"{idb['v1_pid_cached_ns']:.0f} ns; the first lookup of a new cgroup id (a /proc read "
+                     f"and a stat) {idb['first_lookup_ns'] / 1000:.1f} µs, once per cgroup.")
+        L.append("")
     su = res.get("startup")
     if su:
         L.append("## Start-up")
@@ -640,7 +742,7 @@ def main():
     ap.add_argument("--seed", type=int)
     ap.add_argument("--only", help="comma-separated configurations (and skip throughput/start-up)")
     ap.add_argument("--stream-dir", help="where the throughput test writes its file (default: BUILD/bench/tmp)")
-    ap.add_argument("--skip", default="", help="comma-separated parts to skip: overhead,profile,throughput,startup")
+    ap.add_argument("--skip", default="", help="comma-separated parts to skip: overhead,profile,throughput,startup,lifecycle")
     ap.add_argument("--no-docs", action="store_true", help="do not copy a full run's results into docs/")
     ap.add_argument("--report-only", metavar="RESULTS_JSON",
                     help="only regenerate the Markdown next to RESULTS_JSON (e.g. docs/benchmarks.json)")
@@ -666,9 +768,10 @@ def main():
     args.tput_dur = 3 if args.quick else 10
     args.rates = [0.5e6, 1.0e6, 1.5e6]
     args.startup_reps = 3 if args.quick else 5
+    args.spawns = 300 if args.quick else 2000
     skip = set(args.skip.split(",")) - {""}
     if args.only:
-        skip |= {"throughput", "startup"}
+        skip |= {"throughput", "startup", "lifecycle"}
 
     bench_dir = os.path.join(args.build, "bench")
     tmpdir = os.path.join(bench_dir, "tmp")
@@ -684,6 +787,8 @@ def main():
         res["throughput"] = throughput(args, tmpdir)
     if "startup" not in skip:
         res["startup"] = startup(args, tmpdir)
+    if "lifecycle" not in skip:
+        res["lifecycle"] = lifecycle(args, tmpdir)
     m = res["machine"]
     m["loadavg_end"] = os.getloadavg()
     m["busy"] = max(m["loadavg_start"][0], m["loadavg_end"][0]) > 1.5

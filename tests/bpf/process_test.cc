@@ -111,9 +111,8 @@ TEST(ProcessProbe, FloodIsFoldedAndCounted) {
   Agent agent({"--probes", "process", "--interval", "1s", "--process-records", "3"},
               "process_fold");
   ASSERT_TRUE(agent.WaitRunning());
-  Child trig =
-      Child::Spawn({Trigger("proc_trigger"), "-w", "-n", std::to_string(kChildren), "-m", "2"},
-                   true, true);
+  Child trig = Child::Spawn(
+      {Trigger("proc_trigger"), "-w", "-n", std::to_string(kChildren), "-m", "2"}, true, true);
   const int tpid = trig.pid;
   ASSERT_EQ(trig.ReadLine(), "pid " + std::to_string(tpid));
   trig.Go();
@@ -187,15 +186,16 @@ TEST(ProcessIdentity, EveryRuntimeLayoutEvenAfterTheCgroupIsGone) {
   const std::string us = Underscored(kUid);
   const std::vector<Layout> layouts = {
       {"docker", "/" + top + "/system.slice/docker-" + kCid + ".scope", "docker", ""},
-      {"containerd", "/" + top + "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" +
-                         us + ".slice/cri-containerd-" + kCid + ".scope",
+      {"containerd",
+       "/" + top + "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod" + us +
+           ".slice/cri-containerd-" + kCid + ".scope",
        "containerd", kUid},
       {"cri-o", "/" + top + "/kubepods.slice/kubepods-pod" + us + ".slice/crio-" + kCid + ".scope",
        "cri-o", kUid},
       {"cgroupfs", "/" + top + "/kubepods/besteffort/pod" + kUid + "/" + kCid, "", kUid},
       {"podman", "/" + top + "/machine.slice/libpod-" + kCid + ".scope", "podman", ""},
-      {"crio-conmon", "/" + top + "/kubepods.slice/kubepods-pod" + us + ".slice/crio-conmon-" +
-                          kCid + ".scope",
+      {"crio-conmon",
+       "/" + top + "/kubepods.slice/kubepods-pod" + us + ".slice/crio-conmon-" + kCid + ".scope",
        "", kUid, false},
   };
   Agent agent({"--probes", "process,syscalls", "--interval", "1s"}, "process_identity");
@@ -308,11 +308,12 @@ TEST(ProcessOom, KilledInAMemoryLimitedCgroup) {
   constexpr uint64_t kLimit = 32ULL << 20;
   std::ofstream(mc->dir + "/" + mc->limit_file) << kLimit << std::flush;
   if (fs::exists(mc->dir + "/" + mc->swap_file))
-    std::ofstream(mc->dir + "/" + mc->swap_file) << (mc->swap_file == "memory.swap.max" ? 0 : kLimit)
-                                                  << std::flush;
+    std::ofstream(mc->dir + "/" + mc->swap_file)
+        << (mc->swap_file == "memory.swap.max" ? 0 : kLimit) << std::flush;
   Agent agent({"--probes", "process", "--interval", "1s"}, "process_oom");
   ASSERT_TRUE(agent.WaitRunning());
-  Child trig = Child::Spawn({Trigger("proc_trigger"), "-w", "-c", mc->dir, "-o", "256"}, true, true);
+  Child trig =
+      Child::Spawn({Trigger("proc_trigger"), "-w", "-c", mc->dir, "-o", "256"}, true, true);
   const int tpid = trig.pid;
   ASSERT_EQ(trig.ReadLine(), "pid " + std::to_string(tpid));
   trig.Go();
@@ -340,10 +341,11 @@ TEST(ProcessOom, KilledInAMemoryLimitedCgroup) {
   EXPECT_EQ(k["oom"]["cgroup"]["memory_limit_bytes"], kLimit) << k;
   // The trigger's own allocation ran the OOM killer (the victim itself, here).
   EXPECT_EQ(k["oom"]["trigger"]["pid"], victim) << k;
-  const bool figures = ReadFile("/sys/kernel/tracing/events/oom/mark_victim/format")
-                           .find("total_vm") != std::string::npos ||
-                       ReadFile("/sys/kernel/debug/tracing/events/oom/mark_victim/format")
-                               .find("total_vm") != std::string::npos;
+  const bool figures =
+      ReadFile("/sys/kernel/tracing/events/oom/mark_victim/format").find("total_vm") !=
+          std::string::npos ||
+      ReadFile("/sys/kernel/debug/tracing/events/oom/mark_victim/format").find("total_vm") !=
+          std::string::npos;
   EXPECT_EQ(k["oom"].contains("memory"), figures) << k;
   if (figures) {
     EXPECT_GT(k["oom"]["memory"]["anon_rss_bytes"].get<uint64_t>(), 16ULL << 20) << k;

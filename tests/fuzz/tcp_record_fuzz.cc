@@ -21,7 +21,7 @@ void Format(ksight::tcp::Record r) {
   r.owner.pid = 0;  // keep /proc out of the loop: the formatter is what is fuzzed
   std::string out;
   ksight::JsonWriter w(out);
-  ksight::ContainerCache cache;
+  ksight::IdentityCache cache{ksight::IdentityCache::Options{}};
   w.BeginObject();
   ksight::tcp::WriteRetransmit(w, r, cache);
   w.EndObject();

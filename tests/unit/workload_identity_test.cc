@@ -48,27 +48,27 @@ TEST(ParseCgroupPath, EveryRuntimeAndKubeletLayout) {
        "kubelet-kubepods-besteffort-pod" +
            us + ".slice/cri-containerd-" + kCid + ".scope",
        kCid, "containerd", kUid},
-      {"cri-o", "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" + us +
-                    ".slice/crio-" + kCid + ".scope",
+      {"cri-o",
+       "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" + us + ".slice/crio-" +
+           kCid + ".scope",
        kCid, "cri-o", kUid},
       {"cri-o monitor (conmon) is not the container",
        "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod" + us +
            ".slice/crio-conmon-" + kCid + ".scope",
        "", "", kUid},
-      {"kubelet cgroupfs driver", "/kubepods/burstable/pod" + kUid + "/" + kCid, kCid, "",
-       kUid},
+      {"kubelet cgroupfs driver", "/kubepods/burstable/pod" + kUid + "/" + kCid, kCid, "", kUid},
       {"kubelet cgroupfs guaranteed", "/kubepods/pod" + kUid + "/" + kCid, kCid, "", kUid},
       {"pod sandbox level only", "/kubepods/besteffort/pod" + kUid, "", "", kUid},
       {"podman", "/machine.slice/libpod-" + kCid + ".scope", kCid, "podman", ""},
       {"podman rootless",
-       "/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-" + kCid + ".scope",
-       kCid, "podman", ""},
+       "/user.slice/user-1000.slice/user@1000.service/user.slice/libpod-" + kCid + ".scope", kCid,
+       "podman", ""},
       {"podman conmon", "/machine.slice/libpod-conmon-" + kCid + ".scope", "", "", ""},
       {"nested: the innermost container wins",
        "/system.slice/docker-" + kCid + ".scope/docker/" + std::string(64, 'e'),
        std::string(64, 'e'), "docker", ""},
-      {"a container's own sub-cgroup", "/system.slice/docker-" + kCid + ".scope/init.scope",
-       kCid, "docker", ""},
+      {"a container's own sub-cgroup", "/system.slice/docker-" + kCid + ".scope/init.scope", kCid,
+       "docker", ""},
       {"a systemd service", "/system.slice/ssh.service", "", "", ""},
       {"user session", "/user.slice/user-0.slice/session-1.scope", "", "", ""},
       {"root", "/", "", "", ""},
@@ -108,9 +108,9 @@ TEST(WriteIdentity, OpenTelemetryNamesOmittedWhenUnknown) {
   Identity pod;
   pod.parsed = ParseCgroupPath("/kubepods.slice/kubepods-pod" + Underscored(kUid) +
                                ".slice/cri-containerd-" + kCid + ".scope");
-  EXPECT_EQ(Written(pod, nullptr), R"({"container":{"id":")" + kCid +
-                                       R"(","runtime":{"name":"containerd"}},"k8s":{"pod":{"uid":")" +
-                                       kUid + R"("}}})");
+  EXPECT_EQ(Written(pod, nullptr),
+            R"({"container":{"id":")" + kCid +
+                R"(","runtime":{"name":"containerd"}},"k8s":{"pod":{"uid":")" + kUid + R"("}}})");
   PodMetadata meta{.name = "trainer-0", .namespace_name = "ml", .containers = {{kCid, "cuda"}}};
   EXPECT_EQ(Written(pod, &meta),
             R"({"container":{"id":")" + kCid +
@@ -212,7 +212,7 @@ TEST_F(IdentityTree, CgroupV1HostsUseTheMemoryController) {
   EXPECT_EQ(c.Of(c.root_id(), 201).cgroup_path, "/system.slice/cron.service");
   fs::remove_all(root_ / "proc" / "200");
   EXPECT_EQ(c.Of(c.root_id(), 200).parsed.container_id, kCid);  // exited: what was known
-  EXPECT_EQ(c.Of(c.root_id(), 202).cgroup_path, "");             // never seen
+  EXPECT_EQ(c.Of(c.root_id(), 202).cgroup_path, "");            // never seen
   EXPECT_EQ(c.stats().v1_lookups, 2u);
 }
 

@@ -194,9 +194,8 @@ int Agent::Run() {
       EmitStatus("disabled", info->name(), chk.reason, chk.details);
       continue;
     }
-    ap->ctx = std::make_unique<ProbeContext>(ProbeContext{cfg_, cfg_.Section(info->name()), host_,
-                                                          filters_, *out_, ap->id, self, clock_,
-                                                          identity_});
+    ap->ctx = std::make_unique<ProbeContext>(ProbeContext{
+        cfg_, cfg_.Section(info->name()), host_, filters_, *out_, ap->id, self, clock_, identity_});
     const Status st = ap->probe->Start(*ap->ctx);
     if (!st.ok()) {
       spdlog::error("probe {} failed to start: {}", info->name(), st.message());

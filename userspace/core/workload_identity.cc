@@ -103,9 +103,9 @@ CgroupIdentity ParseCgroupPath(std::string_view path) {
     const std::string_view base = StripUnitSuffix(comp);
 
     // Pod: "pod<uid>" (cgroupfs) or "...-pod<uid_with_underscores>" (systemd slice).
-    if (const size_t p = base.rfind("pod");
-        p != std::string_view::npos && (p == 0 || base[p - 1] == '-') &&
-        IsPodUid(base.substr(p + 3))) {
+    if (const size_t p = base.rfind("pod"); p != std::string_view::npos &&
+                                            (p == 0 || base[p - 1] == '-') &&
+                                            IsPodUid(base.substr(p + 3))) {
       std::string uid(base.substr(p + 3));
       for (char& c : uid) {
         if (c == '_') c = '-';

@@ -77,11 +77,11 @@ std::optional<std::string> CgroupV2Path(std::string_view cgroup_file);
 std::optional<std::string> CgroupV1Path(std::string_view cgroup_file, std::string_view controller);
 
 struct IdentityStats {
-  uint64_t learnt = 0;        // cgroup ids learnt (walk at start, cgroup_mkdir, /proc)
-  uint64_t walks = 0;         // bounded walks of the cgroup tree for an unknown id
-  uint64_t unresolved = 0;    // lookups that found no path
-  uint64_t evictions = 0;     // times a full cache was cleared (bounded memory)
-  uint64_t v1_lookups = 0;    // cgroup v1 paths read from /proc/<pid>/cgroup
+  uint64_t learnt = 0;      // cgroup ids learnt (walk at start, cgroup_mkdir, /proc)
+  uint64_t walks = 0;       // bounded walks of the cgroup tree for an unknown id
+  uint64_t unresolved = 0;  // lookups that found no path
+  uint64_t evictions = 0;   // times a full cache was cleared (bounded memory)
+  uint64_t v1_lookups = 0;  // cgroup v1 paths read from /proc/<pid>/cgroup
 };
 
 class IdentityCache {

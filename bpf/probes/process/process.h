@@ -5,22 +5,22 @@
 
 #include "ksight_abi.h"
 
-#define KS_PROC_FILENAME_LEN 256 /* the exec'd path, NUL-terminated, truncated */
-#define KS_PROC_ARGS_LEN 256	 /* argv, NUL-separated, truncated */
+#define KS_PROC_FILENAME_LEN 256    /* the exec'd path, NUL-terminated, truncated */
+#define KS_PROC_ARGS_LEN 256	    /* argv, NUL-separated, truncated */
 #define KS_PROC_CGROUP_PATH_LEN 448 /* a kubelet systemd path is ~190 bytes */
 
 /* KS_REC_PROC_EXEC: a successful execve (sched:sched_process_exec). 584 bytes. */
 struct ks_proc_exec_rec {
-	struct ks_rec_hdr hdr;		      /* 0 */
-	struct ks_task task;		      /* 16: comm is the new one */
-	__u32 ppid;			      /* 48: real parent's tgid */
-	__u32 uid;			      /* 52 */
-	__u64 start_ns;			      /* 56: the process's start (CLOCK_BOOTTIME) */
-	__u32 old_pid;			      /* 64: the exec'ing thread's pid before exec */
-	__u16 args_len;			      /* 68: bytes of args used */
-	__u16 args_truncated;		      /* 70: 1 when argv was longer than KS_PROC_ARGS_LEN */
+	struct ks_rec_hdr hdr;		     /* 0 */
+	struct ks_task task;		     /* 16: comm is the new one */
+	__u32 ppid;			     /* 48: real parent's tgid */
+	__u32 uid;			     /* 52 */
+	__u64 start_ns;			     /* 56: the process's start (CLOCK_BOOTTIME) */
+	__u32 old_pid;			     /* 64: the exec'ing thread's pid before exec */
+	__u16 args_len;			     /* 68: bytes of args used */
+	__u16 args_truncated;		     /* 70: 1 when argv was longer than KS_PROC_ARGS_LEN */
 	char filename[KS_PROC_FILENAME_LEN]; /* 72 */
-	char args[KS_PROC_ARGS_LEN];	      /* 328 */
+	char args[KS_PROC_ARGS_LEN];	     /* 328 */
 };
 
 /* KS_REC_PROC_EXIT: the last thread of a process exited (sched:sched_process_exit). 80 bytes. */
@@ -43,27 +43,27 @@ enum ks_proc_oom_flags {
 
 /* KS_REC_PROC_OOM: the OOM killer marked a victim (oom:mark_victim). 120 bytes. */
 struct ks_proc_oom_rec {
-	struct ks_rec_hdr hdr;		/* 0 */
-	struct ks_task trigger;		/* 16: the task whose allocation ran the OOM killer */
-	__u32 victim_pid;		/* 48 */
-	__u32 flags;			/* 52: enum ks_proc_oom_flags */
-	char victim_comm[KS_COMM_LEN];	/* 56 */
-	__u64 total_vm_kb;		/* 72 */
-	__u64 anon_rss_kb;		/* 80 */
-	__u64 file_rss_kb;		/* 88 */
-	__u64 shmem_rss_kb;		/* 96 */
-	__u64 pgtables_kb;		/* 104 */
-	__u32 uid;			/* 112 */
-	__s16 oom_score_adj;		/* 116 */
-	__u16 pad;			/* 118 */
+	struct ks_rec_hdr hdr;	       /* 0 */
+	struct ks_task trigger;	       /* 16: the task whose allocation ran the OOM killer */
+	__u32 victim_pid;	       /* 48 */
+	__u32 flags;		       /* 52: enum ks_proc_oom_flags */
+	char victim_comm[KS_COMM_LEN]; /* 56 */
+	__u64 total_vm_kb;	       /* 72 */
+	__u64 anon_rss_kb;	       /* 80 */
+	__u64 file_rss_kb;	       /* 88 */
+	__u64 shmem_rss_kb;	       /* 96 */
+	__u64 pgtables_kb;	       /* 104 */
+	__u32 uid;		       /* 112 */
+	__s16 oom_score_adj;	       /* 116 */
+	__u16 pad;		       /* 118 */
 };
 
 /* KS_REC_PROC_CGROUP: a cgroup v2 directory was made (cgroup:cgroup_mkdir). 480 bytes. */
 struct ks_proc_cgroup_rec {
-	struct ks_rec_hdr hdr;		     /* 0 */
-	__u64 id;			     /* 16: the cgroup id (bpf_get_current_cgroup_id's) */
-	__u32 level;			     /* 24 */
-	__u32 path_len;			     /* 28: bytes in path, without the NUL */
+	struct ks_rec_hdr hdr;		    /* 0 */
+	__u64 id;			    /* 16: the cgroup id (bpf_get_current_cgroup_id's) */
+	__u32 level;			    /* 24 */
+	__u32 path_len;			    /* 28: bytes in path, without the NUL */
 	char path[KS_PROC_CGROUP_PATH_LEN]; /* 32: relative to the v2 root */
 };
 

@@ -1,6 +1,6 @@
 // process_module.cc - the process probe's config section, metrics and record types.
-#include "core/probe_module.h"
 #include "probes/process/process_module.h"
+#include "core/probe_module.h"
 
 extern "C" {
 #include "process/process.h"

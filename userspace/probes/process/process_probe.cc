@@ -121,8 +121,7 @@ class ProcessProbe final : public Probe {
           if (const auto* r = RecordAs<ks_proc_exit_rec>(data, size, hdr.type, &err)) OnExit(*r);
           break;
         case KS_REC_PROC_OOM:
-          if (const auto* r = RecordAs<ks_proc_oom_rec>(data, size, hdr.type, &err))
-            oom_.OnOom(*r);
+          if (const auto* r = RecordAs<ks_proc_oom_rec>(data, size, hdr.type, &err)) oom_.OnOom(*r);
           break;
         case KS_REC_PROC_CGROUP:
           if (const auto* r = RecordAs<ks_proc_cgroup_rec>(data, size, hdr.type, &err)) {
@@ -179,7 +178,8 @@ class ProcessProbe final : public Probe {
     sink.Events("process.exit", exits_);
     sink.Events("process.oom_kill", oom_kills_);
     malformed_.Metrics(sink, name());
-    for (const auto& [how, n] : exits_by_how_) sink.Counter(process::kMetricExits, {{"how", how}}, n);
+    for (const auto& [how, n] : exits_by_how_)
+      sink.Counter(process::kMetricExits, {{"how", how}}, n);
     sink.Counter(process::kMetricOomKills, {}, oom_kills_);
     sink.Counter(process::kMetricFolded, {{"type", "process.exec"}},
                  folder_.folded_total(KS_REC_PROC_EXEC));
@@ -204,6 +204,9 @@ class ProcessProbe final : public Probe {
   }
 
   void OnExec(const ks_proc_exec_rec& r) {
+    // Learn its identity while it lives, folded or not: on a cgroup v1 host that is read from
+    // /proc/<pid>/cgroup, gone by the time its exit or OOM kill is written.
+    ctx_->identity.Of(r.task.cgroup_id, r.task.pid);
     if (!folder_.Admit(r)) return;
     ++execs_;
     auto& w = ctx_->out.Begin(ctx_->id, "process.exec", ctx_->clock.ToUnix(r.hdr.ts_ns));
@@ -236,8 +239,9 @@ class ProcessProbe final : public Probe {
   std::optional<uint64_t> MemoryLimit(const Identity& id) const {
     if (id.cgroup_path.empty() || id.cgroup_path == "/") return std::nullopt;
     if (cgroup2_.empty()) cgroup2_ = Cgroup2Mount();
-    for (const std::string& f : {cgroup2_ + id.cgroup_path + "/memory.max",
-                                 "/sys/fs/cgroup/memory" + id.cgroup_path + "/memory.limit_in_bytes"}) {
+    for (const std::string& f :
+         {cgroup2_ + id.cgroup_path + "/memory.max",
+          "/sys/fs/cgroup/memory" + id.cgroup_path + "/memory.limit_in_bytes"}) {
       const std::string text = ReadSmallFile(f);
       if (!text.empty()) return process::ParseMemoryLimit(text);
     }

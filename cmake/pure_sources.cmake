@@ -8,7 +8,7 @@
 function(ksight_pure_sources out root)
   file(GLOB core CONFIGURE_DEPENDS ${root}/userspace/core/*.cc)
   list(FILTER core EXCLUDE REGEX
-    ".*/(loader|agent[^/]*|host_features|main|metrics_server|systemd_notify|privileges)\\.cc$")
+    ".*/(loader|agent[^/]*|host_features|main|metrics_server|systemd_notify|privileges|kubelet_client)\\.cc$")
   file(GLOB probes CONFIGURE_DEPENDS ${root}/userspace/probes/*.cc ${root}/userspace/probes/*/*.cc)
   list(FILTER probes EXCLUDE REGEX ".*(_probe|/registry)\\.cc$")
   set(${out} ${core} ${probes} PARENT_SCOPE)

@@ -6,8 +6,8 @@ set -euo pipefail
 
 build_pkgs=(make cmake g++ clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
 	libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev pkg-config linux-libc-dev
-	libcpp-httplib-dev libsystemd-dev libcap-dev)
-test_pkgs=(libgtest-dev libgmock-dev nlohmann-json3-dev python3 python3-jsonschema iproute2 nftables ethtool
+	libcpp-httplib-dev libsystemd-dev libcap-dev nlohmann-json3-dev)
+test_pkgs=(libgtest-dev libgmock-dev python3 python3-jsonschema iproute2 nftables ethtool
 	procps util-linux libclang-rt-14-dev dpkg-dev python3-yaml logrotate)
 lint_pkgs=(clang-format clang-tidy)
 vm_pkgs=(qemu-system-x86 busybox-static kmod xz-utils zstd cpio file gcc-12 make)

@@ -49,7 +49,7 @@ def main():
     ns = (by_kind.get("Namespace") or [{}])[0].get("metadata", {}).get("name")
     c.check("a Namespace", ns is not None)
     for f, d in docs:
-        if d.get("kind") not in ("Namespace", "Kustomization"):
+        if d.get("kind") not in ("Namespace", "Kustomization", "ClusterRole", "ClusterRoleBinding"):
             c.check(f"{d['kind']} {d['metadata']['name']} is in namespace {ns}",
                     d["metadata"].get("namespace") == ns)
 
@@ -65,7 +65,18 @@ def main():
     sa = (by_kind.get("ServiceAccount") or [{}])[0]
     c.check("runs as the ServiceAccount defined here",
             spec.get("serviceAccountName") == dig(sa, ["metadata", "name"]))
-    c.check("no API token mounted", spec.get("automountServiceAccountToken") is False)
+    # The token is for the kubelet's /pods only: RBAC grants get on nodes/pods and nothing else.
+    c.check("token mounted for the kubelet's pod list", spec.get("automountServiceAccountToken") is True)
+    c.check("the ServiceAccount itself mounts no token", sa.get("automountServiceAccountToken") is False)
+    roles = by_kind.get("ClusterRole", [])
+    rules = [r for role in roles for r in role.get("rules", [])]
+    c.check("RBAC: exactly get on nodes/pods (not nodes/proxy, which allows exec)",
+            rules == [{"apiGroups": [""], "resources": ["nodes/pods"], "verbs": ["get"]}], str(rules))
+    bindings = by_kind.get("ClusterRoleBinding", [])
+    c.check("the ClusterRole is bound to the agent's ServiceAccount only",
+            len(bindings) == 1 and bindings[0]["roleRef"]["name"] == dig(roles[0] if roles else {}, ["metadata", "name"])
+            and bindings[0]["subjects"] == [{"kind": "ServiceAccount", "name": dig(sa, ["metadata", "name"]),
+                                              "namespace": ns}], str(bindings))
     c.check("tolerates every taint (operator: Exists, no key)",
             any(t.get("operator") == "Exists" and "key" not in t and "effect" not in t
                 for t in spec.get("tolerations", [])))
@@ -106,6 +117,8 @@ def main():
     c.check("resources: cpu and memory requests and limits",
             all(dig(res, [k, r]) for k in ("requests", "limits") for r in ("cpu", "memory")))
     env = {e["name"]: e for e in ctr.get("env", [])}
+    c.check("NODE_IP from status.hostIP (kubelet_url auto)",
+            dig(env.get("NODE_IP", {}), ["valueFrom", "fieldRef", "fieldPath"]) == "status.hostIP")
     node_env = re.fullmatch(r"\$\((\w+)\)", flags.get("--host-name", ""))
     c.check("--host-name is the node name (downward API spec.nodeName)",
             node_env is not None

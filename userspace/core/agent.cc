@@ -183,6 +183,13 @@ int Agent::Run() {
   const uint64_t t0 = Clock::BootNs();
   // Every cgroup that exists now, so that records of processes in it resolve after it is gone.
   identity_.LearnTree();
+  if (auto ko = KubeletClient::FromConfig(cfg_.Section(kKubernetesSection))) {
+    kubelet_ = std::make_unique<KubeletClient>(std::move(*ko));
+    kubelet_->Start();
+    EmitStatus("metadata", "kubernetes",
+               fmt::format("fetching the pod list from {} every {}", kubelet_->url(),
+                           FormatDuration(cfg_.Section(kKubernetesSection).Duration("refresh"))));
+  }
   for (const ProbeInfo* info : selected) {
     auto ap = std::make_unique<ActiveProbe>();
     ap->probe = info->make();
@@ -307,6 +314,7 @@ int Agent::Run() {
         }
       }
     }
+    SyncKubernetes(/*heartbeat=*/false);
     DrainRings();
     const uint64_t now = Clock::BootNs();
     if (metrics_) {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/agent.h"
+#include "core/kubelet_client.h"
 #include "core/loader.h"
 #include "core/metrics_server.h"
 #include "core/probe.h"
@@ -64,6 +65,8 @@ class Agent {
   // Signals (agent_reload.cc): SIGUSR1 reopens the files, SIGHUP reloads the config.
   void ReopenOutputs();
   void Reload();
+  // Hand the latest pod list to the identity cache; at a heartbeat, report a change of state.
+  void SyncKubernetes(bool heartbeat);
 
   const Config& cfg_;  // as started: the probes keep references to it
   Config live_;        // with what SIGHUP applied (SettingApply::kReload keys)
@@ -74,6 +77,11 @@ class Agent {
   Filters filters_;
   Clock clock_;
   IdentityCache identity_{IdentityCache::ForHost()};
+  // Kubernetes metadata (null when off): the snapshot the identity cache points into.
+  std::unique_ptr<KubeletClient> kubelet_;
+  std::shared_ptr<const PodMap> pods_;
+  uint64_t pod_misses_seen_ = 0;
+  bool k8s_reported_ok_ = false, k8s_reported_failing_ = false;
   std::unique_ptr<Output> out_;
   std::vector<std::unique_ptr<ActiveProbe>> probes_;
   RingBufferPtr rb_;

@@ -38,7 +38,7 @@ void LossRecord(Output& out, std::string_view probe, std::string_view reason, ui
 void Agent::EmitStatus(std::string_view state, std::string_view probe, std::string_view reason,
                        const Details& details) {
   ++agent_types_["agent.status"];
-  if (!probe.empty()) {
+  if (!probe.empty() && (state == "attached" || state == "failed" || state == "disabled")) {
     const ProbeRunState st = state == "attached" ? ProbeRunState::kAttached
                              : state == "failed" ? ProbeRunState::kFailed
                                                  : ProbeRunState::kDisabled;
@@ -63,7 +63,39 @@ void Agent::EmitStatus(std::string_view state, std::string_view probe, std::stri
   out_->End();
 }
 
+void Agent::SyncKubernetes(bool heartbeat) {
+  if (!kubelet_) return;
+  if (auto pods = kubelet_->Pods(); pods != pods_) {
+    pods_ = std::move(pods);
+    identity_.SetPods(pods_.get());
+  }
+  if (identity_.stats().pod_misses != pod_misses_seen_) {
+    pod_misses_seen_ = identity_.stats().pod_misses;
+    kubelet_->Wanted();
+  }
+  if (!heartbeat) return;
+  // agent.status "metadata" whenever the kubelet turns reachable or unreachable.
+  const KubeletClient::State ks = kubelet_->state();
+  const bool failing = !ks.ok && !ks.last_error.empty();
+  if (ks.ok == k8s_reported_ok_ && failing == k8s_reported_failing_) return;
+  k8s_reported_ok_ = ks.ok;
+  k8s_reported_failing_ = failing;
+  uint64_t failures = 0;
+  for (const auto& [reason, n] : ks.failures) failures += n;
+  Details d{{"source", "kubelet"},
+            {"url", kubelet_->url()},
+            {"pods", std::to_string(ks.pods)},
+            {"fetches", std::to_string(ks.fetches)},
+            {"failures", std::to_string(failures)}};
+  EmitStatus(
+      "metadata", "kubernetes",
+      ks.ok ? fmt::format("ok: {} pods from the kubelet", ks.pods)
+            : fmt::format("failing: {}; records keep k8s.pod.uid, without names", ks.last_error),
+      d);
+}
+
 void Agent::EmitHeartbeatAndLoss(uint64_t start_ns, uint64_t end_ns) {
+  SyncKubernetes(/*heartbeat=*/true);
   for (auto& ap : probes_) {
     const BpfTotals t = ap->probe->ReadBpfTotals();
     out_->SetBpfTotals(ap->id, t.seen, t.ring_full, t.map_full);
@@ -178,6 +210,13 @@ void Agent::PublishMetrics(const OutputSnapshot& snap, uint64_t heartbeat_unix_n
   }
   MetricsSink agent_sink(s->probe_samples, out_->probe_name(0));
   for (const auto& [type, n] : agent_types_) agent_sink.Events(type, n);
+  if (kubelet_) {
+    const KubeletClient::State ks = kubelet_->state();
+    agent_sink.Counter(metrics::kK8sFetches, {{"result", "ok"}}, ks.fetches);
+    for (const auto& [reason, n] : ks.failures)
+      agent_sink.Counter(metrics::kK8sFetches, {{"result", reason}}, n);
+    agent_sink.Counter(metrics::kK8sPods, {}, ks.pods);
+  }
   for (const auto& ap : probes_) {
     MetricsSink sink(s->probe_samples, out_->probe_name(ap->id));
     ap->probe->Metrics(sink);

@@ -1,4 +1,5 @@
 #include "core/config.h"
+#include "core/k8s_metadata.h"
 
 #include <algorithm>
 #include <charconv>
@@ -528,6 +529,9 @@ std::map<std::string, SectionValues, std::less<>> Config::ProbeSectionDefaults()
     SectionValues& v = out[std::string(m->name)];
     for (const SettingDef& d : m->settings) v.Set(d.key, SettingDefault(d));
   }
+  // The core sections kept as SectionValues (no typed Config field).
+  SectionValues& k8s = out[std::string(kKubernetesSection)];
+  for (const SettingDef& d : KubernetesSettings()) k8s.Set(d.key, SettingDefault(d));
   return out;
 }
 
@@ -538,6 +542,9 @@ const std::vector<SettingSection>& AllSettingSections() {
         {"output", "", kOutput},
         {"filter", "Trace only matching processes (a process must match every kind that is set).",
          kFilter},
+        {kKubernetesSection,
+         "Kubernetes metadata for records (pod name, namespace, container name, labels).",
+         KubernetesSettings()},
     };
     for (const ProbeModule* m : ProbeModules())
       out.push_back({m->name, m->settings_help, m->settings, m->validate});

@@ -29,6 +29,10 @@ const std::vector<MetricFamilyDef>& MetricFamilies() {
       {metrics::kRingRecordsMalformed, T::kCounter,
        "Ring records a probe could not decode (short, size, type, misaligned), per probe and "
        "reason: a BPF object that disagrees with the agent."},
+      {metrics::kK8sFetches, T::kCounter,
+       "Fetches of the kubelet's pod list (Kubernetes metadata), by result: ok, connect, "
+       "http_<status>, parse."},
+      {metrics::kK8sPods, T::kGauge, "Pods in the last pod list fetched from the kubelet."},
   };
   static const std::vector<MetricFamilyDef> kProcess = {
       {metrics::kHeartbeat, T::kGauge,

@@ -144,6 +144,11 @@ void WriteIdentity(JsonWriter& w, const Identity& id, const PodMetadata* pod) {
   w.KObject("k8s");
   w.KObject("pod").KV("uid", p.pod_uid);
   if (pod != nullptr && !pod->name.empty()) w.KV("name", pod->name);
+  if (pod != nullptr && !pod->labels.empty()) {
+    w.KObject("label");
+    for (const auto& [k, v] : pod->labels) w.KV(k, v);
+    w.EndObject();
+  }
   w.EndObject();
   if (pod != nullptr && !pod->namespace_name.empty())
     w.KObject("namespace").KV("name", pod->namespace_name).EndObject();
@@ -313,10 +318,14 @@ const Identity& IdentityCache::V1Of(uint32_t pid) {
   return e.id;
 }
 
-const PodMetadata* IdentityCache::PodOf(const Identity& id) const {
+const PodMetadata* IdentityCache::PodOf(const Identity& id) {
   if (pods_ == nullptr || id.parsed.pod_uid.empty()) return nullptr;
   auto it = pods_->find(id.parsed.pod_uid);
-  return it == pods_->end() ? nullptr : &it->second;
+  if (it == pods_->end()) {
+    ++stats_.pod_misses;
+    return nullptr;
+  }
+  return &it->second;
 }
 
 }  // namespace ksight

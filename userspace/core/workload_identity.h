@@ -17,6 +17,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "core/json_writer.h"
 
@@ -48,6 +50,7 @@ struct PodMetadata {
   std::string namespace_name;
   // container id (64 hex) -> container name
   std::unordered_map<std::string, std::string> containers;
+  std::vector<std::pair<std::string, std::string>> labels;  // the configured keys it has
 };
 
 // A task's workload, as records show it.
@@ -57,7 +60,7 @@ struct Identity {
 };
 
 // "container":{"id":..,"runtime":{"name":..}} and
-// "k8s":{"pod":{"uid":..,"name":..},"namespace":{"name":..},"container":{"name":..}}
+// "k8s":{"pod":{"uid":..,"name":..,"label":{..}},"namespace":{"name":..},"container":{"name":..}}
 // (OpenTelemetry's container.* and k8s.* attributes; objects and keys omitted when unknown).
 void WriteIdentity(JsonWriter& w, const Identity& id, const PodMetadata* pod = nullptr);
 
@@ -82,6 +85,7 @@ struct IdentityStats {
   uint64_t unresolved = 0;  // lookups that found no path
   uint64_t evictions = 0;   // times a full cache was cleared (bounded memory)
   uint64_t v1_lookups = 0;  // cgroup v1 paths read from /proc/<pid>/cgroup
+  uint64_t pod_misses = 0;  // records of a pod the Kubernetes metadata does not have (yet)
 };
 
 class IdentityCache {
@@ -112,7 +116,8 @@ class IdentityCache {
 
   // Kubernetes metadata by pod UID (owned by the caller, e.g. the kubelet client; may be null).
   void SetPods(const std::unordered_map<std::string, PodMetadata>* pods) { pods_ = pods; }
-  const PodMetadata* PodOf(const Identity& id) const;
+  // Counts a miss (stats().pod_misses) when metadata is set but lacks the pod.
+  const PodMetadata* PodOf(const Identity& id);
 
  private:
   Identity& Store(uint64_t cgroup_id, std::string path);

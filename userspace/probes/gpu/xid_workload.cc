@@ -18,6 +18,7 @@ namespace ksight::gpu {
 namespace {
 
 constexpr size_t kWalkBudget = 20000;
+constexpr uint64_t kClockSlackNs = 250'000'000;
 constexpr size_t kMaxPaths = 65536;
 
 }  // namespace
@@ -59,11 +60,14 @@ std::optional<Workload> WorkloadResolver::Resolve(uint32_t pid, uint64_t line_ns
   if (pid == 0) return std::nullopt;
   const std::string dir = fmt::format("{}/{}", opt_.proc, pid);
   const auto ticks = StatStartTicks(ReadSmallFile(dir + "/stat"));
-  // One tick of slack: /proc's start time is rounded down to clock ticks.
+  // Slack for a process that seems to start after the line: /proc's start time is rounded to
+  // clock ticks, and a line's time (printk's local_clock, for /dev/kmsg lines) can run some
+  // milliseconds behind CLOCK_BOOTTIME (seen in QEMU guests). A pid is not reused that fast.
   const uint64_t tick_ns = 1'000'000'000 / std::max<uint64_t>(opt_.ticks_per_sec, 1);
+  const uint64_t slack_ns = std::max(tick_ns, kClockSlackNs);
   if (ticks) {
     const uint64_t start_ns = *ticks * tick_ns;
-    if (start_ns <= line_ns + tick_ns) {
+    if (start_ns <= line_ns + slack_ns) {
       Workload wl;
       wl.pid = pid;
       wl.source = "proc";
@@ -86,7 +90,7 @@ std::optional<Workload> WorkloadResolver::Resolve(uint32_t pid, uint64_t line_ns
     ++stats_.reused;  // a newer process has the pid now
   }
   if (opt_.exited) {
-    if (auto e = opt_.exited(pid); e && e->start_ns <= line_ns + tick_ns) {
+    if (auto e = opt_.exited(pid); e && e->start_ns <= line_ns + slack_ns) {
       Workload wl;
       wl.pid = pid;
       wl.source = "exit_cache";
@@ -102,7 +106,7 @@ std::optional<Workload> WorkloadResolver::Resolve(uint32_t pid, uint64_t line_ns
   return std::nullopt;
 }
 
-void WriteWorkload(JsonWriter& w, const Workload& wl, const IdentityCache* identity) {
+void WriteWorkload(JsonWriter& w, const Workload& wl, IdentityCache* identity) {
   w.KObject("process").KV("pid", wl.pid).KV("comm", wl.comm);
   if (wl.cgroup_id) w.KV("cgroup_id", wl.cgroup_id);
   if (!wl.cgroup_path.empty()) w.KV("cgroup_path", wl.cgroup_path);

@@ -74,6 +74,6 @@ class WorkloadResolver {
 // "process":{"pid":..,"comm":"..","cgroup_id":..,"cgroup_path":"..","container_id":"..",
 // "source":"proc"|"exit_cache"} (cgroup and container fields omitted when unknown), then the
 // record's "container" and "k8s" objects from the cgroup path (WriteIdentity).
-void WriteWorkload(JsonWriter& w, const Workload& wl, const IdentityCache* identity = nullptr);
+void WriteWorkload(JsonWriter& w, const Workload& wl, IdentityCache* identity = nullptr);
 
 }  // namespace ksight::gpu

@@ -41,7 +41,10 @@ struct FoldKey {
   std::string comm;
   uint64_t cgroup_id = 0;
   uint32_t exit_status = 0;  // exits only
-  auto operator<=>(const FoldKey&) const = default;
+  bool operator<(const FoldKey& o) const {
+    return std::tie(type, comm, cgroup_id, exit_status) <
+           std::tie(o.type, o.comm, o.cgroup_id, o.exit_status);
+  }
 };
 struct Folded {
   uint64_t count = 0;

@@ -12,6 +12,7 @@
 
 #include <array>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <regex>
 #include <set>
@@ -21,6 +22,7 @@
 #include <gmock/gmock.h>
 #include <httplib.h>
 
+#include "core/workload_identity.h"
 #include "harness.h"
 
 namespace ksight::test {
@@ -452,6 +454,86 @@ TEST(Metrics, SystemdNotifyReadyWatchdogStopping) {
   msgs = sock.Until("STOPPING=1", 5s);
   EXPECT_TRUE(AnyHas(msgs, "STOPPING=1"));
   EXPECT_FALSE(AnyHas(msgs, "READY=1"));
+}
+
+// Per-container series are bounded and never go down: with container_series = 1, the first
+// container that fails syscalls gets the one series (counting from the rollup after it was
+// first seen), the second goes to "other", and every error in the stream is in exactly one
+// series. The stream's own syscall.stats errors are the independent count.
+TEST(Metrics, PerContainerSeriesAreBoundedAndMonotonic) {
+  KS_REQUIRE_ROOT();
+  const std::string cg2 = Cgroup2Mount();
+  if (cg2.empty()) KS_SKIP_OR_FAIL_IN_CI("no cgroup2 mount on this host");
+  const std::string ida(64, 'a'), idb(64, 'b');
+  const std::string top = cg2 + "/ksight-cmetrics-" + std::to_string(::getpid());
+  const std::string a = top + "/docker-" + ida + ".scope", b = top + "/docker-" + idb + ".scope";
+  std::filesystem::create_directories(a);
+  std::filesystem::create_directories(b);
+  const std::string cfg = ::testing::TempDir() + "/ksight_cmetrics.toml";
+  std::ofstream(cfg) << "[syscalls]\ncontainer_series = 1\n";
+  const int port = FreePort();
+  Agent agent({"--config", cfg, "--probes", "syscalls", "--interval", "1s", "--cgroup", a,
+               "--cgroup", b, "--metrics-addr", "127.0.0.1:" + std::to_string(port)},
+              "cmetrics");
+  ASSERT_TRUE(agent.WaitRunning());
+  // A process in DIR making N failing openat calls; its pid.
+  auto burst = [&](const std::string& dir, int n) {
+    Child c = Child::Spawn({"/bin/sh", "-c",
+                            "echo $$ > " + dir + "/cgroup.procs && exec " +
+                                Trigger("syscall_trigger") + " -e " + std::to_string(n)},
+                           false, true);
+    const int pid = c.pid;
+    c.ReadLine(30s);
+    EXPECT_EQ(c.Wait(), 0);
+    EXPECT_TRUE(agent.WaitFor(
+        [&](const json& j) {
+          return j["event"]["type"] == "syscall.stats" && j["process"]["pid"] == pid;
+        },
+        15s));
+    return pid;
+  };
+  burst(a, 5);
+  burst(b, 6);
+  const int last = burst(a, 7);
+  // Two more heartbeats: every record of the bursts is rolled up and published.
+  size_t hb = OfType(agent.Records(), "agent.heartbeat").size();
+  ASSERT_TRUE(agent.WaitFor(
+      [&](const json&) { return OfType(agent.Records(), "agent.heartbeat").size() >= hb + 2; },
+      15s));
+  const Http m = Get(port, "/metrics");
+  EXPECT_EQ(agent.Stop(), 0);
+  ::rmdir(a.c_str());
+  ::rmdir(b.c_str());
+  ::rmdir(top.c_str());
+  ASSERT_EQ(m.status, 200);
+  const auto samples = ParseSamples(m.body);
+  std::map<std::string, uint64_t> series;
+  for (const auto& [k, v] : samples) {
+    const std::string prefix = "ksight_syscall_container_errors_total{container_id=\"";
+    if (k.rfind(prefix, 0) == 0)
+      series[k.substr(prefix.size(), k.size() - prefix.size() - 2)] = std::stoull(v);
+  }
+  // From the stream: errors per container, and those of A after A's first rollup.
+  uint64_t total = 0, a_after = 0;
+  std::string a_first;
+  for (const auto& r : OfType(agent.Records(), "syscall.stats")) {
+    const uint64_t e = r["stats"]["errors"].get<uint64_t>();
+    total += e;
+    if (r.contains("container") && r["container"]["id"] == ida) {
+      if (a_first.empty())
+        a_first = r["time"];
+      else if (r["time"].get<std::string>() > a_first)
+        a_after += e;
+    }
+  }
+  EXPECT_GT(last, 0);
+  EXPECT_GE(a_after, 7u) << "the second burst in A came after A had its series";
+  EXPECT_EQ(series.size(), 3u) << m.body;  // A, other, none: B has no series of its own
+  EXPECT_EQ(series[ida], a_after);
+  EXPECT_FALSE(series.contains(idb));
+  EXPECT_EQ(series["none"], 0u);  // the filter keeps processes outside both cgroups out
+  EXPECT_EQ(series[ida] + series["other"] + series["none"], total);
+  EXPECT_GE(series["other"], 5u + 6u);
 }
 
 }  // namespace

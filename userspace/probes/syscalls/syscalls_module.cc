@@ -46,6 +46,12 @@ const SettingDef kSettings[] = {
      .check = &CheckErrnos,
      .split_commas = true,
      .items = "errno names"},
+    {.key = "container_series",
+     .kind = SettingKind::kUint,
+     .default_value = "20",
+     .help = "Containers with a ksight_syscall_container_errors_total series of their own (the "
+             "busiest; the rest are counted under container_id=\"other\").",
+     .max = 1000},
     {.key = "stats_entries",
      .kind = SettingKind::kUint,
      .default_value = "16384",
@@ -59,6 +65,9 @@ const MetricFamilyDef kMetrics[] = {
      "System calls counted by the syscalls probe, per syscall."},
     {syscalls::kMetricErrors, MetricType::kCounter,
      "System calls that returned an error, per syscall (syscalls probe)."},
+    {syscalls::kMetricContainerErrors, MetricType::kCounter,
+     "System calls that returned an error, per container (container_id: the busiest "
+     "container_series containers, \"other\" for the rest, \"none\" outside containers)."},
 };
 
 const std::string_view kRecords[] = {"syscall", "syscall.stats"};

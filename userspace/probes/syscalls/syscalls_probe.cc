@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/container_counters.h"
 #include "core/loader.h"
 #include "core/probe.h"
 #include "core/process_info.h"
@@ -57,6 +58,7 @@ class SyscallsProbe final : public Probe {
 
   Status Start(const ProbeContext& ctx) override {
     ctx_ = &ctx;
+    containers_ = std::make_unique<ContainerCounters>(ctx.settings.Uint("container_series"));
     const ProbeCheck chk = Check(ctx.host);
     if (!chk.runnable) return Status::Error(chk.reason);
     use_btf_ = ctx.host.TpBtfExists("sys_enter") && ctx.host.TpBtfExists("sys_exit") &&
@@ -185,6 +187,7 @@ class SyscallsProbe final : public Probe {
       t.errors += d.errors;
       EmitStats(key, d, errs, start_ns, end_ns);
     }
+    containers_->Admit();
     // Forget processes that exited: everything they did was reported.
     for (const auto& k : gone) {
       bpf_map_delete_elem(fd, &k);
@@ -210,6 +213,11 @@ class SyscallsProbe final : public Probe {
       const std::string name(syscalls::SyscallName(nr));
       sink.Counter(syscalls::kMetricSyscalls, {{"syscall", name}}, t.count);
       sink.Counter(syscalls::kMetricErrors, {{"syscall", name}}, t.errors);
+    }
+    if (containers_) {
+      containers_->ForEach([&](std::string_view id, uint64_t n) {
+        sink.Counter(syscalls::kMetricContainerErrors, {{"container_id", std::string(id)}}, n);
+      });
     }
   }
 
@@ -237,6 +245,7 @@ class SyscallsProbe final : public Probe {
     ++stats_records_;
     auto& w = ctx_->out.Begin(ctx_->id, "syscall.stats", end_ns);
     const Identity& id = ctx_->identity.Of(t.cgroup_id, t.pid);
+    containers_->Add(id.parsed.container_id, d.errors);
     w.KObject("process");
     w.KV("pid", t.pid).KV("comm", CommView(t.comm)).KV("cgroup_id", t.cgroup_id);
     if (!id.parsed.container_id.empty()) w.KV("container_id", id.parsed.container_id);
@@ -312,6 +321,7 @@ class SyscallsProbe final : public Probe {
   std::map<uint32_t, Totals> totals_;
   uint64_t records_ = 0, stats_records_ = 0;
   MalformedRecords malformed_;
+  std::unique_ptr<ContainerCounters> containers_;  // errors per container
 };
 
 }  // namespace

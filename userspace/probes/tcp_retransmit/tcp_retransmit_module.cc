@@ -33,12 +33,21 @@ const SettingDef kSettings[] = {
      .check = &CheckPorts,
      .split_commas = true,
      .items = "port numbers"},
+    {.key = "container_series",
+     .kind = SettingKind::kUint,
+     .default_value = "20",
+     .help = "Containers with a ksight_tcp_container_retransmits_total series of their own (the "
+             "busiest; the rest are counted under container_id=\"other\").",
+     .max = 1000},
 };
 
 const MetricFamilyDef kMetrics[] = {
     {tcp::kMetricRetransmits, MetricType::kCounter,
      "TCP retransmissions reported by the tcp_retransmit probe, per kind (retransmit, synack, "
      "tlp)."},
+    {tcp::kMetricContainerRetransmits, MetricType::kCounter,
+     "TCP retransmissions per container of the socket's owner (container_id: the busiest "
+     "container_series containers, \"other\" for the rest, \"none\" outside containers)."},
 };
 
 const std::string_view kRecords[] = {"tcp.retransmit", "tcp.retransmit.stats"};

@@ -6,4 +6,6 @@
 
 namespace ksight::tcp {
 inline constexpr std::string_view kMetricRetransmits = "ksight_tcp_retransmits_total";
+inline constexpr std::string_view kMetricContainerRetransmits =
+    "ksight_tcp_container_retransmits_total";
 }  // namespace ksight::tcp

@@ -12,6 +12,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/container_counters.h"
 #include "core/loader.h"
 #include "core/probe.h"
 #include "core/process_info.h"
@@ -124,6 +125,7 @@ class TcpRetransmitProbe final : public Probe {
     syn_ = Resolve(ctx.host, "tcp", "tcp_retransmit_synack");
     own_ = Resolve(ctx.host, "sock", "inet_sock_set_state");
     kcfg_ = KernelConfigPath();
+    containers_ = std::make_unique<ContainerCounters>(ctx.settings.Uint("container_series"));
 
     // Without a kernel config file libbpf cannot resolve CONFIG_HZ and refuses
     // to load (even for a __weak extern): give it CONFIG_HZ=0, rto_ms is omitted.
@@ -164,6 +166,8 @@ class TcpRetransmitProbe final : public Probe {
       return;
     }
     ++by_kind_[std::string(tcp::KindName(rec->kind))];
+    containers_->Add(ctx_->identity.Of(rec->owner.cgroup_id, rec->owner.pid).parsed.container_id,
+                     1);
     ++records_;
     auto& w = ctx_->out.Begin(ctx_->id, "tcp.retransmit", ctx_->clock.ToUnix(rec->hdr.ts_ns));
     tcp::WriteRetransmit(w, *rec, ctx_->identity);
@@ -172,6 +176,7 @@ class TcpRetransmitProbe final : public Probe {
   }
 
   void Rollup(uint64_t start_ns, uint64_t end_ns) override {
+    containers_->Admit();
     const uint64_t overflow = flows_.overflow() - overflow_reported_;
     if (overflow) {
       overflow_reported_ = flows_.overflow();
@@ -217,6 +222,11 @@ class TcpRetransmitProbe final : public Probe {
     malformed_.Metrics(sink, name());
     for (const auto& [kind, n] : by_kind_)
       sink.Counter(tcp::kMetricRetransmits, {{"kind", kind}}, n);
+    if (containers_) {
+      containers_->ForEach([&](std::string_view id, uint64_t n) {
+        sink.Counter(tcp::kMetricContainerRetransmits, {{"container_id", std::string(id)}}, n);
+      });
+    }
   }
 
   void Stop() override {
@@ -238,6 +248,7 @@ class TcpRetransmitProbe final : public Probe {
   tcp::FlowAggregator flows_;
   uint64_t overflow_reported_ = 0;
   MalformedRecords malformed_;
+  std::unique_ptr<ContainerCounters> containers_;  // retransmits per owner's container
   // For /metrics: retransmits per kind (every kind listed from the start), records per type.
   std::map<std::string, uint64_t> by_kind_{{"retransmit", 0}, {"synack", 0}, {"tlp", 0}};
   uint64_t records_ = 0, stats_records_ = 0;

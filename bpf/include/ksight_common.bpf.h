@@ -17,6 +17,8 @@
 #include "ksight_log2.h" /* ks_log2_slot() */
 
 #define KS_MAX_FILTER_ENTRIES 64
+/* cgroup ids: --cgroup, and every cgroup the --container/--pod/--namespace filters match. */
+#define KS_MAX_FILTER_CGROUPS 16384
 
 /* Settings written by the agent into .rodata before load. */
 const volatile __u32 ks_self_tgid = 0; /* the agent: never traced */
@@ -49,7 +51,8 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, KS_MAX_FILTER_ENTRIES);
+	__uint(max_entries, KS_MAX_FILTER_CGROUPS);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* memory only for the ids it holds */
 	__type(key, __u64);
 	__type(value, __u8);
 } ks_filter_cgroups SEC(".maps");

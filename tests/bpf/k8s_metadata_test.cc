@@ -7,6 +7,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include <httplib.h>
@@ -91,10 +92,29 @@ TEST(K8sMetadata, FakeKubeletNamesThePodAndItsLossIsCountedNotFatal) {
     };
   };
   ASSERT_TRUE(agent.WaitFor(metadata("ok: 1 pods"), 15s));
+  // A second agent tracing only namespace "ml": it needs the pod list to know which cgroups.
+  Agent ns_agent({"--config", tmp + "/ksight.toml", "--probes", "process", "--interval", "1s",
+                  "--namespace", "ml"},
+                 "k8s_namespace");
+  ASSERT_TRUE(ns_agent.WaitRunning());
+  ASSERT_TRUE(ns_agent.WaitFor(metadata("ok: 1 pods"), 15s));
 
   const std::string top = "ksight-k8s-" + std::to_string(::getpid());
   const std::string known = PodCgroup(cg2, top, kUidUs);
   fs::create_directories(known);
+  // The namespace filter takes the new cgroup in once it learnt it: a process exec'd there is
+  // reported from then on.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        Child c = Child::Spawn(
+            {"/bin/sh", "-c", "echo $$ > " + known + "/cgroup.procs && exec /bin/true"}, false,
+            false);
+        c.Wait();
+        return FileHas(ns_agent.path(), [](const json& j) {
+          return j["event"]["type"] == "process.exec" && j["process"]["comm"] == "true";
+        });
+      },
+      "the namespace filter to take in the pod's cgroup", 15s, 200ms));
   const std::vector<int> p1 = RunIn(known);
   RemoveUp(known, cg2 + "/" + top);
 
@@ -117,6 +137,18 @@ TEST(K8sMetadata, FakeKubeletNamesThePodAndItsLossIsCountedNotFatal) {
       10s));
   EXPECT_TRUE(agent.Alive());
   EXPECT_EQ(agent.Stop(), 0);
+  EXPECT_EQ(ns_agent.Stop(), 0);
+  // The namespace filter: the pod in "ml" (its trigger's exit, its child's exec and exit), and
+  // nothing of the pod the metadata does not know, nor of any other process.
+  std::set<int> ns_pids;
+  for (const auto& r : ns_agent.Records()) {
+    if (!r.contains("process")) continue;
+    ASSERT_TRUE(r.contains("k8s")) << r;
+    EXPECT_EQ(r["k8s"]["namespace"]["name"], "ml") << r;
+    ns_pids.insert(r["process"]["pid"].get<int>());
+  }
+  EXPECT_TRUE(ns_pids.contains(p1[0]) && ns_pids.contains(p1[1]));
+  EXPECT_FALSE(ns_pids.contains(p2[0]) || ns_pids.contains(p2[1]));
   fs::remove_all(tmp);
 
   EXPECT_GE(served, 1);

@@ -83,6 +83,7 @@ Result<Filters> ResolveFilters(const Config& cfg) {
     }
     f.cgroup_ids.push_back(st.st_ino);  // cgroup v2: the id is the directory's inode
   }
+  f.workload = !cfg.containers.empty() || !cfg.pods.empty() || !cfg.namespaces.empty();
   return f;
 }
 
@@ -123,6 +124,7 @@ int Agent::Run() {
     return kExitUsage;
   }
   filters_ = std::move(filters.value());
+  wfilter_ = WorkloadFilter(cfg_.containers, cfg_.pods, cfg_.namespaces, filters_.cgroup_ids);
   // Bind /metrics first: a busy or wrong address fails here, with one line.
   if (auto addr = ParseListenAddr(cfg_.metrics_addr); addr && !addr->off) {
     MetricsServer::Options mo;
@@ -190,6 +192,19 @@ int Agent::Run() {
                fmt::format("fetching the pod list from {} every {}", kubelet_->url(),
                            FormatDuration(cfg_.Section(kKubernetesSection).Duration("refresh"))));
   }
+  // Pod names and namespaces come only from Kubernetes metadata: without it such a filter
+  // could never match (a pod UID needs none: it is in the cgroup path).
+  const bool pod_names = std::any_of(cfg_.pods.begin(), cfg_.pods.end(), [](const std::string& p) {
+    return ParseCgroupPath("/pod" + p).pod_uid != p;
+  });
+  if (!kubelet_ && (!cfg_.namespaces.empty() || pod_names)) {
+    spdlog::error(
+        "--namespace and --pod NAME need Kubernetes metadata, which is off: set [kubernetes] "
+        "kubelet_url (or --kubelet-url), or filter by --pod UID / --container ID");
+    EmitStatus("stopped", "", "workload filter without Kubernetes metadata");
+    out_->StopSinks(kStopTimeout);
+    return kExitUsage;
+  }
   for (const ProbeInfo* info : selected) {
     auto ap = std::make_unique<ActiveProbe>();
     ap->probe = info->make();
@@ -250,6 +265,11 @@ int Agent::Run() {
   } else {
     spdlog::warn("could not drop capabilities: {}", caps.status().message());
     running_details.emplace_back("capabilities", "not dropped: " + caps.status().message());
+  }
+  if (wfilter_.active()) {
+    ApplyWorkloadFilter(/*rescan=*/false);
+    running_details.emplace_back("workload_filter",
+                                 fmt::format("{} cgroups match so far", wf_allowed_.size()));
   }
   const std::string running =
       fmt::format("{} probe(s) attached in {:.1f} ms", probes_.size(), startup_ms);
@@ -316,6 +336,7 @@ int Agent::Run() {
     }
     SyncKubernetes(/*heartbeat=*/false);
     DrainRings();
+    if (wfilter_.active()) ApplyWorkloadFilter(/*rescan=*/false);
     const uint64_t now = Clock::BootNs();
     if (metrics_) {
       metrics_->LoopTick(now);
@@ -327,6 +348,7 @@ int Agent::Run() {
       const uint64_t end_unix = Clock::UnixNs();
       RollupAll(interval_start_unix, end_unix);
       EmitHeartbeatAndLoss(interval_start_unix, end_unix);
+      if (wfilter_.active()) ApplyWorkloadFilter(/*rescan=*/true);
       interval_start_unix = end_unix;
       next_rollup += interval_ns;
       if (next_rollup <= now) next_rollup = now + interval_ns;

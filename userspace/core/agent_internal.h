@@ -12,6 +12,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -23,6 +24,7 @@
 #include "core/metrics_server.h"
 #include "core/probe.h"
 #include "core/systemd_notify.h"
+#include "core/workload_filter.h"
 
 namespace ksight::agent_internal {
 
@@ -67,6 +69,9 @@ class Agent {
   void Reload();
   // Hand the latest pod list to the identity cache; at a heartbeat, report a change of state.
   void SyncKubernetes(bool heartbeat);
+  // Add every cgroup that now matches the workload filters to the probes' filter maps (rescan:
+  // walk the cgroup tree first, for cgroups made without the process probe running).
+  void ApplyWorkloadFilter(bool rescan);
 
   const Config& cfg_;  // as started: the probes keep references to it
   Config live_;        // with what SIGHUP applied (SettingApply::kReload keys)
@@ -82,6 +87,11 @@ class Agent {
   std::shared_ptr<const PodMap> pods_;
   uint64_t pod_misses_seen_ = 0;
   bool k8s_reported_ok_ = false, k8s_reported_failing_ = false;
+  // --container / --pod / --namespace: the cgroup ids given to the probes' filter maps so far.
+  WorkloadFilter wfilter_;
+  std::set<uint64_t> wf_allowed_;
+  uint64_t wf_learnt_seen_ = 0, wf_last_ns_ = 0;
+  const PodMap* wf_pods_seen_ = nullptr;
   std::unique_ptr<Output> out_;
   std::vector<std::unique_ptr<ActiveProbe>> probes_;
   RingBufferPtr rb_;

@@ -1,6 +1,9 @@
 // agent_records.cc - the agent's own records (agent.status, agent.heartbeat, agent.loss) and
 // the /metrics snapshot published at each heartbeat.
+#include <bpf/bpf.h>
 #include <spdlog/spdlog.h>
+
+#include <cstring>
 
 #include "core/agent_internal.h"
 #include "core/version.h"
@@ -92,6 +95,29 @@ void Agent::SyncKubernetes(bool heartbeat) {
       ks.ok ? fmt::format("ok: {} pods from the kubelet", ks.pods)
             : fmt::format("failing: {}; records keep k8s.pod.uid, without names", ks.last_error),
       d);
+}
+
+void Agent::ApplyWorkloadFilter(bool rescan) {
+  const uint64_t now = Clock::BootNs();
+  const bool changed = identity_.stats().learnt != wf_learnt_seen_ || pods_.get() != wf_pods_seen_;
+  // Cheap when nothing changed; at most every 200 ms otherwise (a burst of new cgroups).
+  if (!rescan && (!changed || now - wf_last_ns_ < 200'000'000)) return;
+  if (rescan) identity_.LearnTree();
+  wf_last_ns_ = now;
+  wf_learnt_seen_ = identity_.stats().learnt;
+  wf_pods_seen_ = pods_.get();
+  const uint8_t one = 1;
+  identity_.ForEach([&](uint64_t cgroup_id, const Identity& id) {
+    if (wf_allowed_.contains(cgroup_id) || !wfilter_.Matches(cgroup_id, id, identity_.FindPod(id)))
+      return;
+    wf_allowed_.insert(cgroup_id);
+    for (int fd : *filters_.cgroup_map_fds) {
+      if (bpf_map_update_elem(fd, &cgroup_id, &one, BPF_ANY) != 0)
+        spdlog::warn("workload filter: cannot add cgroup {} ({}): {}", cgroup_id, id.cgroup_path,
+                     std::strerror(errno));
+    }
+    spdlog::debug("workload filter: tracing cgroup {} ({})", cgroup_id, id.cgroup_path);
+  });
 }
 
 void Agent::EmitHeartbeatAndLoss(uint64_t start_ns, uint64_t end_ns) {

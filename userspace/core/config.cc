@@ -248,6 +248,28 @@ Status CheckComms(const SettingValue& v) {
   return {};
 }
 
+Status CheckContainerIds(const SettingValue& v) {
+  for (const auto& c : std::get<std::vector<std::string>>(v)) {
+    const bool hex = std::all_of(c.begin(), c.end(), [](char ch) {
+      return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f');
+    });
+    if (!hex || c.size() < 12 || c.size() > 64) {
+      return Status::Error(fmt::format(
+          "'{}' is not a container id (12 to 64 lower-case hex digits, as `docker ps` or "
+          "`crictl ps` show)",
+          c));
+    }
+  }
+  return {};
+}
+
+Status CheckNotEmpty(const SettingValue& v) {
+  for (const auto& c : std::get<std::vector<std::string>>(v)) {
+    if (c.empty()) return Status::Error("an empty name");
+  }
+  return {};
+}
+
 Status CheckCgroups(const SettingValue& v) {
   for (const auto& c : std::get<std::vector<std::string>>(v)) {
     if (c.empty()) return Status::Error("a cgroup filter must not be empty");
@@ -464,6 +486,37 @@ const SettingDef kFilter[] = {
      .check = &CheckCgroups,
      .items = "cgroup paths or ids",
      KS_FIELD(cgroups)},
+    {.key = "container",
+     .kind = SettingKind::kStrings,
+     .default_value = "",
+     .help = "Container ids (64 hex digits, or a prefix of at least 12 as `docker ps` shows).",
+     .flag = "--container",
+     .flag_help = "trace only this container (id or 12+ digit prefix; repeatable)",
+     .check = &CheckContainerIds,
+     .split_commas = true,
+     .items = "container ids",
+     KS_FIELD(containers)},
+    {.key = "pod",
+     .kind = SettingKind::kStrings,
+     .default_value = "",
+     .help = "Kubernetes pods: a pod UID, or a name or namespace/name (names need [kubernetes] "
+             "metadata).",
+     .flag = "--pod",
+     .flag_help = "trace only this pod (UID, name or namespace/name; repeatable)",
+     .check = &CheckNotEmpty,
+     .split_commas = true,
+     .items = "pods",
+     KS_FIELD(pods)},
+    {.key = "namespace",
+     .kind = SettingKind::kStrings,
+     .default_value = "",
+     .help = "Kubernetes namespaces (need [kubernetes] metadata).",
+     .flag = "--namespace",
+     .flag_help = "trace only pods of this Kubernetes namespace (repeatable)",
+     .check = &CheckNotEmpty,
+     .split_commas = true,
+     .items = "namespaces",
+     KS_FIELD(namespaces)},
 };
 
 std::string Comment(std::string_view help) {

@@ -39,6 +39,9 @@ struct Config {
   std::vector<uint32_t> pids;
   std::vector<std::string> comms;
   std::vector<std::string> cgroups;  // cgroup v2 paths or numeric ids
+  // Workload filters (core/workload_filter.h): container ids (or prefixes), pods (UID, name or
+  // namespace/name), namespaces; resolved to cgroup ids while the agent runs.
+  std::vector<std::string> containers, pods, namespaces;
 
   // BPF ring buffer per probe, bytes (power of two, multiple of the page size).
   uint32_t ring_bytes = 4u << 20;

@@ -54,6 +54,11 @@ Status FillFilterMaps(bpf_object* obj, const Filters& f) {
     if (bpf_map_update_elem(comms, key, &one, BPF_ANY))
       return Status::Errno(fmt::format("adding comm '{}' to the filter", c), errno);
   }
+  if (f.workload) {
+    // The agent adds the cgroups that match the workload filters (and --cgroup) as it learns them.
+    f.cgroup_map_fds->push_back(cgroups);
+    return {};
+  }
   for (uint64_t id : f.cgroup_ids) {
     if (bpf_map_update_elem(cgroups, &id, &one, BPF_ANY))
       return Status::Errno(fmt::format("adding cgroup {} to the filter", id), errno);

@@ -47,7 +47,7 @@ void SetCommonRodata(Rodata* ro, const ProbeContext& ctx) {
   ro->ks_self_tgid = ctx.self_tgid;
   ro->ks_filter_pids_on = !ctx.filters.pids.empty();
   ro->ks_filter_comms_on = !ctx.filters.comms.empty();
-  ro->ks_filter_cgroups_on = !ctx.filters.cgroup_ids.empty();
+  ro->ks_filter_cgroups_on = !ctx.filters.cgroup_ids.empty() || ctx.filters.workload;
   // Wake the poller early once a ring is half full (see ks_ring_submit()).
   ro->ks_wakeup_bytes = ctx.cfg.ring_bytes / 2;
 }

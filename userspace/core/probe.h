@@ -42,6 +42,10 @@ struct Filters {
   std::vector<uint32_t> pids;
   std::vector<std::string> comms;
   std::vector<uint64_t> cgroup_ids;
+  // --container / --pod / --namespace: the cgroup filter is on, and the agent fills every
+  // probe's ks_filter_cgroups map (whose fds FillFilterMaps collects here) as cgroups match.
+  bool workload = false;
+  std::shared_ptr<std::vector<int>> cgroup_map_fds = std::make_shared<std::vector<int>>();
 };
 
 struct ProbeContext {

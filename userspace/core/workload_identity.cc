@@ -318,6 +318,12 @@ const Identity& IdentityCache::V1Of(uint32_t pid) {
   return e.id;
 }
 
+const PodMetadata* IdentityCache::FindPod(const Identity& id) const {
+  if (pods_ == nullptr || id.parsed.pod_uid.empty()) return nullptr;
+  auto it = pods_->find(id.parsed.pod_uid);
+  return it == pods_->end() ? nullptr : &it->second;
+}
+
 const PodMetadata* IdentityCache::PodOf(const Identity& id) {
   if (pods_ == nullptr || id.parsed.pod_uid.empty()) return nullptr;
   auto it = pods_->find(id.parsed.pod_uid);

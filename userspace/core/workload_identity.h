@@ -118,6 +118,15 @@ class IdentityCache {
   void SetPods(const std::unordered_map<std::string, PodMetadata>* pods) { pods_ = pods; }
   // Counts a miss (stats().pod_misses) when metadata is set but lacks the pod.
   const PodMetadata* PodOf(const Identity& id);
+  // The same without counting (filters looking at every cgroup).
+  const PodMetadata* FindPod(const Identity& id) const;
+  // Every cgroup id known with a path.
+  template <typename F>
+  void ForEach(F&& f) const {
+    for (const auto& [id, identity] : by_id_) {
+      if (!identity.cgroup_path.empty()) f(id, identity);
+    }
+  }
 
  private:
   Identity& Store(uint64_t cgroup_id, std::string path);

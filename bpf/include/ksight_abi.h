@@ -34,6 +34,7 @@ enum ks_rec_type {
 	KS_REC_PROC_EXIT = 7,	   /* bpf/probes/process/process.h */
 	KS_REC_PROC_OOM = 8,	   /* bpf/probes/process/process.h: oom:mark_victim */
 	KS_REC_PROC_CGROUP = 9,	   /* bpf/probes/process/process.h: cgroup:cgroup_mkdir */
+	KS_REC_PROC_FORK = 10,	   /* bpf/probes/process/process.h: sched:sched_process_fork */
 };
 
 /* Common header of every ring record: 16 bytes. */

@@ -276,6 +276,57 @@ TEST(ProcessIdentity, EveryRuntimeLayoutEvenAfterTheCgroupIsGone) {
   EXPECT_TRUE(SchemaValid(agent.path()));
 }
 
+// cgroup v1 host (containers named by the memory controller's path, per pid): children that
+// exit without exec'ing still name their container, inherited from their parent at fork.
+TEST(ProcessIdentity, CgroupV1ForkedChildrenNameTheirParentsContainer) {
+  KS_REQUIRE_ROOT();
+  const std::string v1 = "/sys/fs/cgroup/memory";
+  if (!fs::exists(v1 + "/cgroup.procs"))
+    KS_SKIP_OR_FAIL_IN_CI(
+        "no cgroup v1 memory hierarchy on this host (a cgroup v2 host needs no "
+        "lineage: every record has its cgroup id)");
+  const std::string dir = v1 + "/docker/" + kCid;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  ASSERT_FALSE(ec) << dir << ": " << ec.message();
+  Agent agent({"--probes", "process", "--interval", "1s"}, "process_v1_fork");
+  ASSERT_TRUE(agent.WaitRunning());
+  // In the cgroup before its exec (as a container's processes are), so the agent's first look
+  // at it already sees the container.
+  Child trig = Child::Spawn(
+      {"/bin/sh", "-c",
+       "echo $$ > " + dir + "/cgroup.procs && exec " + Trigger("proc_trigger") + " -w -F 3"},
+      true, true);
+  const int tpid = trig.pid;
+  ASSERT_EQ(trig.ReadLine(), "pid " + std::to_string(tpid));
+  trig.Go();
+  const std::vector<int> pids = DonePids(trig.ReadLine(30s));
+  ASSERT_EQ(trig.Wait(), 0);
+  ASSERT_EQ(pids.size(), 3u);
+  ASSERT_TRUE(agent.WaitFor(
+      [&](const json& j) {
+        return j["event"]["type"] == "process.exit" && j["process"]["pid"] == tpid;
+      },
+      10s));
+  EXPECT_EQ(agent.Stop(), 0);
+  ::rmdir(dir.c_str());
+  ::rmdir((v1 + "/docker").c_str());
+  const auto exits = ByPid(agent.Records(), "process.exit");
+  for (size_t i = 0; i < pids.size(); ++i) {
+    ASSERT_TRUE(exits.contains(pids[i])) << "child " << i;
+    const json& x = exits.at(pids[i]);
+    EXPECT_EQ(x["process"]["exit"]["code"], 40 + static_cast<int>(i)) << x;
+    ASSERT_TRUE(x.contains("container")) << x;
+    EXPECT_EQ(x["container"]["id"], kCid) << x;
+    EXPECT_EQ(x["container"]["runtime"]["name"], "docker") << x;
+  }
+  const auto status = OfType(agent.Records(), "agent.status");
+  EXPECT_TRUE(std::any_of(status.begin(), status.end(), [](const json& j) {
+    return j["status"].value("probe", "") == "process" &&
+           j["status"]["details"].value("sched_process_fork", "").rfind("tracepoint", 0) == 0;
+  }));
+}
+
 // Where the memory controller is: cgroup v2 (memory.max) or v1 (memory.limit_in_bytes).
 struct MemoryCgroup {
   std::string dir, rel, limit_file, swap_file;

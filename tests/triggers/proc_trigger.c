@@ -1,6 +1,6 @@
 /*
  * proc_trigger - process lifecycle events for the process probe's tests.
- *   proc_trigger [-w] [-c CGROUP_DIR] [-n CHILDREN] [-m MOD] [-s] [-t] [-o MIB]
+ *   proc_trigger [-w] [-c CGROUP_DIR] [-n CHILDREN] [-m MOD] [-s] [-t] [-o MIB] [-F FORKS]
  * Moves itself into CGROUP_DIR (writes 0 to its cgroup.procs) when given, prints its pid, then
  * (with -w) waits for one byte on stdin so the agent can attach first. Then, in order:
  *   -n N  forks N children; child i execs this program again as "proc_trigger -x i" and exits
@@ -9,7 +9,8 @@
  *   -t    one more child whose main thread leaves first (pthread_exit) and whose other thread
  *         then exits with code 7: one exit record, for the whole process;
  *   -o M  one more child that execs "proc_trigger -a M": touches M MiB until the OOM killer
- *         (the cgroup's memory limit) kills it.
+ *         (the cgroup's memory limit) kills it;
+ *   -F N  N more children that exit with code 40 + i without exec'ing anything.
  * Prints "done children=N pids=<pid,...>" (every child's pid, in order) at the end.
  */
 #define _GNU_SOURCE
@@ -46,7 +47,7 @@ static pid_t spawn(char *const argv[])
 int main(int argc, char **argv)
 {
 	const char *cgroup = NULL;
-	long children = 0, oom_mib = 0, mod = 256;
+	long children = 0, oom_mib = 0, mod = 256, forks = 0;
 	int wait_go = 0, sig_child = 0, thread_child = 0, opt;
 	char pids[8192] = "";
 	size_t used = 0;
@@ -55,7 +56,7 @@ int main(int argc, char **argv)
 	if (n <= 0)
 		return 1;
 	self[n] = '\0';
-	while ((opt = getopt(argc, argv, "wc:n:m:sto:x:a:ST")) != -1) {
+	while ((opt = getopt(argc, argv, "wc:n:m:sto:F:x:a:ST")) != -1) {
 		switch (opt) {
 		case 'w': wait_go = 1; break;
 		case 'c': cgroup = optarg; break;
@@ -64,6 +65,7 @@ int main(int argc, char **argv)
 		case 's': sig_child = 1; break;
 		case 't': thread_child = 1; break;
 		case 'o': oom_mib = atol(optarg); break;
+		case 'F': forks = atol(optarg); break;
 		case 'x': return atoi(optarg) % 256; /* a child: exit with its code */
 		case 'S': raise(SIGTERM); return 1;
 		case 'T': {
@@ -84,7 +86,7 @@ int main(int argc, char **argv)
 			return 0; /* not killed: the limit was not enforced */
 		}
 		default:
-			fprintf(stderr, "usage: %s [-w] [-c CGROUP] [-n N] [-m MOD] [-s] [-t] [-o MIB]\n", argv[0]);
+			fprintf(stderr, "usage: %s [-w] [-c CGROUP] [-n N] [-m MOD] [-s] [-t] [-o MIB] [-F N]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -129,6 +131,19 @@ int main(int argc, char **argv)
 			continue;
 		}
 		pid_t p = spawn(args);
+		if (p < 0)
+			return 1;
+		waitpid(p, NULL, 0);
+		used += snprintf(pids + used, sizeof(pids) - used, "%s%d", total ? "," : "", p);
+		if (used >= sizeof(pids))
+			return 1;
+		total++;
+	}
+	for (long i = 0; i < forks; i++) {
+		pid_t p = fork();
+
+		if (p == 0)
+			_exit((int)(40 + i));
 		if (p < 0)
 			return 1;
 		waitpid(p, NULL, 0);

@@ -216,6 +216,27 @@ TEST_F(IdentityTree, CgroupV1HostsUseTheMemoryController) {
   EXPECT_EQ(c.stats().v1_lookups, 2u);
 }
 
+TEST_F(IdentityTree, CgroupV1ChildrenInheritAndExecRereads) {
+  IdentityCache::Options o = Opt();
+  o.v1 = true;
+  IdentityCache c(o);
+  EXPECT_TRUE(c.wants_lineage());
+  Proc(300, "4:memory:/\n0::/\n");
+  EXPECT_TRUE(c.Of(c.root_id(), 300).parsed.container_id.empty());
+  // The runtime moved it into the container, then it exec'd: the exec re-reads.
+  Proc(300, "4:memory:/docker/" + kCid + "\n0::/\n");
+  EXPECT_TRUE(c.Of(c.root_id(), 300).parsed.container_id.empty());  // cached until then
+  c.Refresh(300);
+  EXPECT_EQ(c.Of(c.root_id(), 300).parsed.container_id, kCid);
+  // A child forked and gone before anyone looked: its parent's cgroups.
+  c.Inherit(301, 300);
+  EXPECT_EQ(c.Of(c.root_id(), 301).parsed.container_id, kCid);
+  c.Inherit(302, 999);  // unknown parent: nothing to inherit
+  EXPECT_EQ(c.Of(c.root_id(), 302).cgroup_path, "");
+  IdentityCache v2only(Opt());
+  EXPECT_FALSE(v2only.wants_lineage());
+}
+
 TEST_F(IdentityTree, BoundedMemory) {
   IdentityCache::Options o = Opt();
   o.max_entries = 4;

@@ -318,6 +318,18 @@ const Identity& IdentityCache::V1Of(uint32_t pid) {
   return e.id;
 }
 
+void IdentityCache::Inherit(uint32_t child_pid, uint32_t parent_pid) {
+  if (!opt_.v1 || child_pid == parent_pid) return;
+  auto it = by_pid_.find(parent_pid);
+  if (it == by_pid_.end()) return;
+  if (by_pid_.size() >= opt_.max_entries) {
+    by_pid_.clear();
+    ++stats_.evictions;
+    return;
+  }
+  by_pid_[child_pid] = it->second;  // same cgroups, same age: re-read from /proc when stale
+}
+
 const PodMetadata* IdentityCache::FindPod(const Identity& id) const {
   if (pods_ == nullptr || id.parsed.pod_uid.empty()) return nullptr;
   auto it = pods_->find(id.parsed.pod_uid);

@@ -106,6 +106,14 @@ class IdentityCache {
   const Identity& Of(uint64_t cgroup_id, uint32_t pid);
   // cgroup:cgroup_mkdir on the v2 hierarchy: `path` relative to its root.
   void Learn(uint64_t cgroup_id, std::string_view path);
+  // cgroup v1 host: a forked task has its parent's cgroups (what is known of the parent's is
+  // copied, so the child resolves after it is gone even if it never exec'd).
+  void Inherit(uint32_t child_pid, uint32_t parent_pid);
+  // cgroup v1 host: read this task's cgroups again at its next lookup (an exec: runtimes move a
+  // process into its container's cgroups before they exec the container's program).
+  void Refresh(uint32_t pid) { by_pid_.erase(pid); }
+  // Whether Inherit() has any use here (a cgroup v1 hierarchy is mounted).
+  bool wants_lineage() const { return opt_.v1; }
   // Learns every cgroup under the v2 mount (at start; bounded by max_entries).
   void LearnTree();
   // The path of a v2 cgroup id, "" when unknown (learnt or walked).

@@ -20,6 +20,7 @@ KS_ABI_EXPORT(ks_proc_exec_rec);
 KS_ABI_EXPORT(ks_proc_exit_rec);
 KS_ABI_EXPORT(ks_proc_oom_rec);
 KS_ABI_EXPORT(ks_proc_cgroup_rec);
+KS_ABI_EXPORT(ks_proc_fork_rec);
 
 /* A __data_loc string of a classic tracepoint record (u32: len << 16 | offset). */
 static __always_inline void read_data_loc(void *ctx, __u32 loc, char *dst, __u32 size)
@@ -126,6 +127,24 @@ int proc_oom(struct trace_event_raw_mark_victim *ctx)
 		r->oom_score_adj = BPF_CORE_READ(ctx, oom_score_adj);
 		r->flags |= KS_PROC_OOM_MEMORY;
 	}
+	ks_ring_submit(&ring, r);
+	return 0;
+}
+
+/* Loaded on cgroup v1 hosts only (where a task's container is named by its v1 cgroups, read
+ * from /proc while it lives): the agent copies the parent's to the child. */
+SEC("tracepoint/sched/sched_process_fork")
+int proc_fork(struct trace_event_raw_sched_process_fork *ctx)
+{
+	struct ks_proc_fork_rec *r;
+
+	if (!ks_current_wanted())
+		return 0;
+	r = ks_ring_reserve(&ring, sizeof(*r), KS_REC_PROC_FORK);
+	if (!r)
+		return 0;
+	r->parent_tgid = bpf_get_current_pid_tgid() >> 32;
+	r->child_pid = BPF_CORE_READ(ctx, child_pid);
 	ks_ring_submit(&ring, r);
 	return 0;
 }

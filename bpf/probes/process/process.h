@@ -67,4 +67,13 @@ struct ks_proc_cgroup_rec {
 	char path[KS_PROC_CGROUP_PATH_LEN]; /* 32: relative to the v2 root */
 };
 
+/* KS_REC_PROC_FORK: a task was forked (sched:sched_process_fork), on cgroup v1 hosts only: the
+ * child inherits its parent's cgroups, which the agent can then name after the child is gone.
+ * 24 bytes. */
+struct ks_proc_fork_rec {
+	struct ks_rec_hdr hdr; /* 0 */
+	__u32 parent_tgid;     /* 16 */
+	__u32 child_pid;       /* 20: a process or a thread (the classic tracepoint does not say) */
+};
+
 #endif /* KSIGHT_PROCESS_H */

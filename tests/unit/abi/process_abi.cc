@@ -28,7 +28,11 @@ const AbiStruct kCgroup =
     KS_ABI_STRUCT(ks_proc_cgroup_rec, M(hdr), M(id), M(level), M(path_len), M(path));
 #undef M
 
-const AbiRegistration kRegistered({"process", {kExec, kExit, kOom, kCgroup}});
+#define M(m) KS_ABI_MEMBER(ks_proc_fork_rec, m)
+const AbiStruct kFork = KS_ABI_STRUCT(ks_proc_fork_rec, M(hdr), M(parent_tgid), M(child_pid));
+#undef M
+
+const AbiRegistration kRegistered({"process", {kExec, kExit, kOom, kCgroup, kFork}});
 
 }  // namespace
 }  // namespace ksight::test

@@ -99,6 +99,9 @@ class ProcessProbe final : public Probe {
     KS_RETURN_IF_ERROR(SetAutoload(skel_->progs.proc_exit, hooks_.exit.ok));
     KS_RETURN_IF_ERROR(SetAutoload(skel_->progs.proc_oom, hooks_.oom.ok && hooks_.exit.ok));
     KS_RETURN_IF_ERROR(SetAutoload(skel_->progs.proc_cgroup_mkdir, hooks_.mkdir.ok));
+    // Forks matter only where containers are named by cgroup v1 paths (per pid).
+    fork_ = hooks_.fork.ok && ctx.identity.wants_lineage();
+    KS_RETURN_IF_ERROR(SetAutoload(skel_->progs.proc_fork, fork_));
     if (int r = ks_process__load(skel_.get()))
       return LibbpfError("loading the process BPF programs", r);
     KS_RETURN_IF_ERROR(FillFilterMaps(skel_->obj, ctx.filters));
@@ -122,6 +125,10 @@ class ProcessProbe final : public Probe {
           break;
         case KS_REC_PROC_OOM:
           if (const auto* r = RecordAs<ks_proc_oom_rec>(data, size, hdr.type, &err)) oom_.OnOom(*r);
+          break;
+        case KS_REC_PROC_FORK:
+          if (const auto* r = RecordAs<ks_proc_fork_rec>(data, size, hdr.type, &err))
+            ctx_->identity.Inherit(r->child_pid, r->parent_tgid);
           break;
         case KS_REC_PROC_CGROUP:
           if (const auto* r = RecordAs<ks_proc_cgroup_rec>(data, size, hdr.type, &err)) {
@@ -169,6 +176,9 @@ class ProcessProbe final : public Probe {
                    std::to_string(ctx_->settings.Uint("records_per_interval")));
     d.emplace_back("args_bytes", std::to_string(ctx_->settings.Uint("args_bytes")));
     d.emplace_back("oom_memory", OomCarriesMemory(ctx_->host) ? "yes" : "no (pid only)");
+    d.emplace_back("sched_process_fork",
+                   fork_ ? "tracepoint (cgroup v1 host: children inherit their parent's cgroups)"
+                         : "not needed (cgroup v2 ids name every task's cgroup)");
     d.emplace_back("cgroups_known", std::to_string(ctx_->identity.size()));
     return d;
   }
@@ -195,17 +205,18 @@ class ProcessProbe final : public Probe {
 
  private:
   struct Hooks {
-    Hook exec, exit, oom, mkdir;
+    Hook exec, exit, oom, mkdir, fork;
   };
   static Hooks ResolveAll(const HostFeatures& host) {
     return {Resolve(host, "sched", "sched_process_exec"),
             Resolve(host, "sched", "sched_process_exit"), Resolve(host, "oom", "mark_victim"),
-            Resolve(host, "cgroup", "cgroup_mkdir")};
+            Resolve(host, "cgroup", "cgroup_mkdir"), Resolve(host, "sched", "sched_process_fork")};
   }
 
   void OnExec(const ks_proc_exec_rec& r) {
     // Learn its identity while it lives, folded or not: on a cgroup v1 host that is read from
     // /proc/<pid>/cgroup, gone by the time its exit or OOM kill is written.
+    ctx_->identity.Refresh(r.task.pid);
     ctx_->identity.Of(r.task.cgroup_id, r.task.pid);
     if (!folder_.Admit(r)) return;
     ++execs_;
@@ -255,6 +266,7 @@ class ProcessProbe final : public Probe {
   process::OomJoiner oom_{kOomWaitNs};
   MalformedRecords malformed_;
   mutable std::string cgroup2_;
+  bool fork_ = false;
   std::map<std::string, uint64_t> exits_by_how_{{"exited", 0}, {"signaled", 0}, {"oom_killed", 0}};
   uint64_t execs_ = 0, exits_ = 0, oom_kills_ = 0, cgroups_learnt_ = 0;
 };

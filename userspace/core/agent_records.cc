@@ -108,13 +108,16 @@ void Agent::ApplyWorkloadFilter(bool rescan) {
   wf_pods_seen_ = pods_.get();
   const uint8_t one = 1;
   identity_.ForEach([&](uint64_t cgroup_id, const Identity& id) {
-    if (wf_allowed_.contains(cgroup_id) || !wfilter_.Matches(cgroup_id, id, identity_.FindPod(id)))
+    if (wf_allowed_.contains(cgroup_id) ||
+        !wfilter_.Matches(cgroup_id, id, identity_.FindPod(id))) {
       return;
+    }
     wf_allowed_.insert(cgroup_id);
     for (int fd : *filters_.cgroup_map_fds) {
-      if (bpf_map_update_elem(fd, &cgroup_id, &one, BPF_ANY) != 0)
+      if (bpf_map_update_elem(fd, &cgroup_id, &one, BPF_ANY) != 0) {
         spdlog::warn("workload filter: cannot add cgroup {} ({}): {}", cgroup_id, id.cgroup_path,
                      std::strerror(errno));
+      }
     }
     spdlog::debug("workload filter: tracing cgroup {} ({})", cgroup_id, id.cgroup_path);
   });

@@ -37,11 +37,31 @@ std::map<int, json> ByPid(const std::vector<json>& recs, const std::string& type
   return out;
 }
 
-TEST(ProcessProbe, ExecExitCodesSignalsAndThreads) {
+// KSIGHT_PROCESS_HOOK=tracepoint for the agents this test starts (the classic tracepoint flavor).
+struct HookEnv {
+  explicit HookEnv(bool tp) {
+    if (tp) ::setenv("KSIGHT_PROCESS_HOOK", "tracepoint", 1);
+  }
+  ~HookEnv() { ::unsetenv("KSIGHT_PROCESS_HOOK"); }
+  HookEnv(const HookEnv&) = delete;
+  HookEnv& operator=(const HookEnv&) = delete;
+};
+
+class ProcessHooks : public ::testing::TestWithParam<bool> {};
+
+TEST_P(ProcessHooks, ExecExitCodesSignalsAndThreads) {
   KS_REQUIRE_ROOT();
   constexpr int kChildren = 5;
+  const HookEnv env(GetParam());
   Agent agent({"--probes", "process", "--interval", "1s"}, "process_lifecycle");
   ASSERT_TRUE(agent.WaitRunning());
+  // The flavor asked for (tp_btf exists on every kernel this runs on).
+  const std::string want_hook = GetParam() ? "tracepoint" : "tp_btf";
+  ASSERT_TRUE(agent.WaitFor([&](const json& j) {
+    return IsStatus(j, "attached") && j["status"]["probe"] == "process" &&
+           j["status"]["details"]["sched_process_exec"] == want_hook &&
+           j["status"]["details"]["sched_process_exit"] == want_hook;
+  }));
   Child trig = Child::Spawn(
       {Trigger("proc_trigger"), "-w", "-n", std::to_string(kChildren), "-s", "-t"}, true, true);
   const int tpid = trig.pid;
@@ -278,8 +298,10 @@ TEST(ProcessIdentity, EveryRuntimeLayoutEvenAfterTheCgroupIsGone) {
 
 // cgroup v1 host (containers named by the memory controller's path, per pid): children that
 // exit without exec'ing still name their container, inherited from their parent at fork.
-TEST(ProcessIdentity, CgroupV1ForkedChildrenNameTheirParentsContainer) {
+TEST_P(ProcessHooks, CgroupV1ForkedChildrenNameTheirParentsContainer) {
   KS_REQUIRE_ROOT();
+  const HookEnv env(GetParam());
+  const std::string want_hook = GetParam() ? "tracepoint" : "tp_btf";
   const std::string v1 = "/sys/fs/cgroup/memory";
   if (!fs::exists(v1 + "/cgroup.procs"))
     KS_SKIP_OR_FAIL_IN_CI(
@@ -321,9 +343,9 @@ TEST(ProcessIdentity, CgroupV1ForkedChildrenNameTheirParentsContainer) {
     EXPECT_EQ(x["container"]["runtime"]["name"], "docker") << x;
   }
   const auto status = OfType(agent.Records(), "agent.status");
-  EXPECT_TRUE(std::any_of(status.begin(), status.end(), [](const json& j) {
+  EXPECT_TRUE(std::any_of(status.begin(), status.end(), [&](const json& j) {
     return j["status"].value("probe", "") == "process" &&
-           j["status"]["details"].value("sched_process_fork", "").rfind("tracepoint", 0) == 0;
+           j["status"]["details"].value("sched_process_fork", "").rfind(want_hook + " ", 0) == 0;
   }));
 }
 
@@ -409,6 +431,9 @@ TEST(ProcessOom, KilledInAMemoryLimitedCgroup) {
   EXPECT_EQ(x["signal"], "SIGKILL") << x;
   EXPECT_TRUE(SchemaValid(agent.path()));
 }
+
+INSTANTIATE_TEST_SUITE_P(Flavors, ProcessHooks, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "tracepoint" : "tp_btf"; });
 
 }  // namespace
 }  // namespace ksight::test

@@ -2,9 +2,10 @@
 /*
  * process.bpf.c - process lifecycle: exec, exit (of the whole process), the OOM killer's
  * victims, and cgroup v2 directories as they are made (so the agent can name a container's
- * cgroup after it is gone). Classic tracepoints only: they exist with the same fields on every
- * kernel ksight supports, these events are rare next to syscalls, and each runs in the context
- * of the task it is about (exec, exit), so the current task gives everything tp_btf would.
+ * cgroup after it is gone). exec, exit and fork: tp_btf where the kernel has it (cheaper: no
+ * tracepoint record is built), else the classic tracepoint; both run in the task's own context.
+ * mark_victim and cgroup_mkdir (rare) use the classic tracepoints, whose fields are the same on
+ * every kernel (mark_victim's tp_btf arguments changed from a pid to a task).
  */
 #include "ksight_common.bpf.h"
 #include "process.h"
@@ -28,8 +29,8 @@ static __always_inline void read_data_loc(void *ctx, __u32 loc, char *dst, __u32
 	bpf_probe_read_kernel_str(dst, size, ctx + (loc & 0xffff));
 }
 
-SEC("tracepoint/sched/sched_process_exec")
-int proc_exec(struct trace_event_raw_sched_process_exec *ctx)
+/* The exec'd process is the current task in both flavors; @filename is a kernel string. */
+static __always_inline int on_exec(const char *filename, __u32 old_pid)
 {
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
 	struct ks_proc_exec_rec *r;
@@ -44,9 +45,10 @@ int proc_exec(struct trace_event_raw_sched_process_exec *ctx)
 	r->ppid = BPF_CORE_READ(t, real_parent, tgid);
 	r->uid = (__u32)bpf_get_current_uid_gid();
 	r->start_ns = BPF_CORE_READ(t, start_boottime);
-	r->old_pid = BPF_CORE_READ(ctx, old_pid);
-	read_data_loc(ctx, BPF_CORE_READ(ctx, __data_loc_filename), r->filename,
-		      sizeof(r->filename));
+	r->old_pid = old_pid;
+	r->filename[0] = '\0';
+	if (filename)
+		bpf_probe_read_kernel_str(r->filename, sizeof(r->filename), filename);
 	/* argv of the new image: on its stack, written by this exec, so resident. */
 	arg_start = BPF_CORE_READ(t, mm, arg_start);
 	arg_end = BPF_CORE_READ(t, mm, arg_end);
@@ -63,8 +65,21 @@ int proc_exec(struct trace_event_raw_sched_process_exec *ctx)
 	return 0;
 }
 
-SEC("tracepoint/sched/sched_process_exit")
-int proc_exit(void *ctx)
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(proc_exec_btf, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	/* tp_btf pointer arguments can be NULL as far as the verifier knows (6.12). */
+	return on_exec(bprm ? BPF_CORE_READ(bprm, filename) : NULL, old_pid);
+}
+
+SEC("tracepoint/sched/sched_process_exec")
+int proc_exec(struct trace_event_raw_sched_process_exec *ctx)
+{
+	return on_exec((const char *)ctx + (BPF_CORE_READ(ctx, __data_loc_filename) & 0xffff),
+		       BPF_CORE_READ(ctx, old_pid));
+}
+
+static __always_inline int on_exit(void)
 {
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
 	struct signal_struct *sig = BPF_CORE_READ(t, signal);
@@ -83,12 +98,25 @@ int proc_exit(void *ctx)
 	r->ppid = BPF_CORE_READ(t, real_parent, tgid);
 	r->exit_code = BPF_CORE_READ(t, exit_code);
 	r->start_ns = BPF_CORE_READ(t, start_boottime);
-	r->cpu_ns = BPF_CORE_READ(sig, utime) + BPF_CORE_READ(sig, stime) +
-		    BPF_CORE_READ(t, utime) + BPF_CORE_READ(t, stime);
+	r->cpu_ns = BPF_CORE_READ(sig, utime) + BPF_CORE_READ(sig, stime) + BPF_CORE_READ(t, utime) +
+		    BPF_CORE_READ(t, stime);
 	r->oom_victim = BPF_CORE_READ(sig, oom_mm) != NULL;
 	__builtin_memset(r->pad, 0, sizeof(r->pad));
 	ks_ring_submit(&ring, r);
 	return 0;
+}
+
+/* The exiting task is the current one (its argument; 6.16+ adds group_dead, not read here). */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(proc_exit_btf)
+{
+	return on_exit();
+}
+
+SEC("tracepoint/sched/sched_process_exit")
+int proc_exit(void *ctx)
+{
+	return on_exit();
 }
 
 /*
@@ -133,8 +161,7 @@ int proc_oom(struct trace_event_raw_mark_victim *ctx)
 
 /* Loaded on cgroup v1 hosts only (where a task's container is named by its v1 cgroups, read
  * from /proc while it lives): the agent copies the parent's to the child. */
-SEC("tracepoint/sched/sched_process_fork")
-int proc_fork(struct trace_event_raw_sched_process_fork *ctx)
+static __always_inline int on_fork(__u32 child_pid)
 {
 	struct ks_proc_fork_rec *r;
 
@@ -144,9 +171,26 @@ int proc_fork(struct trace_event_raw_sched_process_fork *ctx)
 	if (!r)
 		return 0;
 	r->parent_tgid = bpf_get_current_pid_tgid() >> 32;
-	r->child_pid = BPF_CORE_READ(ctx, child_pid);
+	r->child_pid = child_pid;
 	ks_ring_submit(&ring, r);
 	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(proc_fork_btf, struct task_struct *parent, struct task_struct *child)
+{
+	if (!child)
+		return 0;
+	/* A new thread shares its process's cgroups: nothing to learn. */
+	if (BPF_CORE_READ(child, pid) != BPF_CORE_READ(child, tgid))
+		return 0;
+	return on_fork(BPF_CORE_READ(child, pid));
+}
+
+SEC("tracepoint/sched/sched_process_fork")
+int proc_fork(struct trace_event_raw_sched_process_fork *ctx)
+{
+	return on_fork(BPF_CORE_READ(ctx, child_pid));
 }
 
 /* cgroup v2 is hierarchy 0 (cgrp_dfl_root); v1 hierarchies are 1..n and are not recorded. */

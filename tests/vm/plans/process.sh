@@ -21,6 +21,10 @@
 #   kernel's oom:mark_victim carries the victim's memory figures)
 # vm-check: agent.process.exit
 #   that agent run exited 0 after SIGINT
+# vm-check: agent.process.tracepoint
+#   the classic tracepoint flavor (KSIGHT_PROCESS_HOOK=tracepoint, where tp_btf would be used):
+#   agent.status says tracepoint for exec and exit, and proc_trigger -n 3 -s -t gives the same
+#   exact exec/exit records as above (5 exits with the trigger as parent)
 # Table cells (KSIGHT-TABLE): process/lifecycle = exits seen/expected; process/identity;
 # process/oom = memory (figures) or pid-only.
 # shellcheck source=tests/vm/guest-lib.sh
@@ -29,7 +33,7 @@
 pr_bin=$(ksight_find ksight)
 pr_trig=$(ksight_find proc_trigger)
 pr_d=/tmp/ksight-process.$$
-pr_checks="agent.process.lifecycle agent.process.identity agent.process.oom agent.process.exit"
+pr_checks="agent.process.lifecycle agent.process.identity agent.process.oom agent.process.exit agent.process.tracepoint"
 mkdir -p "$pr_d"
 if [ -z "$pr_bin" ] || [ -z "$pr_trig" ]; then
 	for pr_c in $pr_checks; do
@@ -66,30 +70,39 @@ pr_run() {
 pr_exit_seen() { pr_rec process.exit "$1" | grep -q .; }
 
 # --- lifecycle ---------------------------------------------------------------------------
-pr_run -n 5 -s -t
-ksight_wait_until 15 pr_exit_seen "$pr_tpid" || ksight_info "process: no exit record of the trigger in 15s"
-pr_i=0 pr_bad=""
-for pr_p in $pr_pids; do
-	pr_e=$(pr_rec process.exec "$pr_p" | grep -c "\"parent_pid\":$pr_tpid,")
-	pr_x=$(pr_rec process.exit "$pr_p")
-	case $pr_i in
-	5) pr_want='"signal":"SIGTERM"' ;;
-	6) pr_want='"code":7,' ;;
-	*) pr_want="\"code\":$pr_i," ;;
-	esac
-	if [ "$pr_e" != 1 ] || ! echo "$pr_x" | grep -q "$pr_want"; then
-		pr_bad="$pr_bad child$pr_i(pid $pr_p: exec=$pr_e exit=$(echo "$pr_x" | sed -n 's/.*"exit":\({[^}]*}\).*/\1/p'))"
+# pr_lifecycle N CHECK: proc_trigger -n N -s -t; its N + 2 children's exec and exit records.
+pr_lifecycle() {
+	pr_run -n "$1" -s -t
+	ksight_wait_until 15 pr_exit_seen "$pr_tpid" || ksight_info "process: no exit record of the trigger in 15s"
+	pr_i=0 pr_bad=""
+	for pr_p in $pr_pids; do
+		pr_e=$(pr_rec process.exec "$pr_p" | grep -c "\"parent_pid\":$pr_tpid,")
+		pr_x=$(pr_rec process.exit "$pr_p")
+		if [ "$pr_i" = "$1" ]; then
+			pr_want='"signal":"SIGTERM"'
+		elif [ "$pr_i" = $(($1 + 1)) ]; then
+			pr_want='"code":7,'
+		else
+			pr_want="\"code\":$pr_i,"
+		fi
+		if [ "$pr_e" != 1 ] || ! echo "$pr_x" | grep -q "$pr_want"; then
+			pr_bad="$pr_bad child$pr_i(pid $pr_p: exec=$pr_e exit=$(echo "$pr_x" | sed -n 's/.*"exit":\({[^}]*}\).*/\1/p'))"
+		fi
+		pr_i=$((pr_i + 1))
+	done
+	pr_want_n=$(($1 + 2))
+	pr_nx=$(grep '"type":"process.exit"' "$pr_out" | grep -c "\"parent_pid\":$pr_tpid,")
+	pr_hooks=$(grep '"state":"attached","probe":"process"' "$pr_out" | head -n1 |
+		sed -n 's/.*"sched_process_exec":"\([^"]*\)","sched_process_exit":"\([^"]*\)".*/exec=\1 exit=\2/p')
+	pr_ld="children=$pr_i exits_with_parent=$pr_nx/$pr_want_n hooks: $pr_hooks trigger_rc=$pr_trc$pr_bad"
+	if [ "$pr_trc" = 0 ] && [ "$pr_i" = "$pr_want_n" ] && [ "$pr_nx" = "$pr_want_n" ] && [ -z "$pr_bad" ]; then
+		ksight_pass "$2" "$pr_ld"
+	else
+		ksight_fail "$2" "$pr_ld trigger: $(pr_tail "$pr_d/trig.out")"
 	fi
-	pr_i=$((pr_i + 1))
-done
-pr_nx=$(grep '"type":"process.exit"' "$pr_out" | grep -c "\"parent_pid\":$pr_tpid,")
-pr_ld="children=$pr_i exits_with_parent=$pr_nx/7 trigger_rc=$pr_trc$pr_bad"
+}
+pr_lifecycle 5 agent.process.lifecycle
 ksight_table process/lifecycle "$pr_nx/7"
-if [ "$pr_trc" = 0 ] && [ "$pr_i" = 7 ] && [ "$pr_nx" = 7 ] && [ -z "$pr_bad" ]; then
-	ksight_pass agent.process.lifecycle "$pr_ld"
-else
-	ksight_fail agent.process.lifecycle "$pr_ld trigger: $(pr_tail "$pr_d/trig.out")"
-fi
 
 # --- identity ----------------------------------------------------------------------------
 pr_cid=5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d
@@ -184,5 +197,19 @@ else
 	ksight_fail agent.process.exit "rc=$pr_arc err=$(pr_tail "$pr_d/agent.err")"
 fi
 [ -n "$pr_cg" ] && rmdir "$pr_cg/$pr_top" 2>/dev/null
+
+# --- the classic tracepoint flavor ---------------------------------------------------------
+pr_out=$pr_d/process-tp.json
+KSIGHT_PROCESS_HOOK=tracepoint "$pr_bin" run --config /dev/null --output "$pr_out" --probes process \
+	--interval 1s --duration 100s 2>"$pr_d/agent-tp.err" &
+pr_apid=$!
+ksight_wait_until 60 ksight_has "$pr_out" '"state":"running"' ||
+	ksight_info "process: the tracepoint-flavor agent is not running after 60s: $(pr_tail "$pr_d/agent-tp.err")"
+pr_lifecycle 3 agent.process.tracepoint
+kill -INT "$pr_apid" 2>/dev/null
+ksight_wait_until 30 ksight_gone "$pr_apid" || kill -KILL "$pr_apid" 2>/dev/null
+wait "$pr_apid"
+ksight_table process/hooks "$(grep '"state":"attached","probe":"process"' "$pr_d/process.json" 2>/dev/null | head -n1 |
+	sed -n 's/.*"sched_process_exec":"\([^"]*\)".*/\1/p')+tracepoint"
 rm -rf "$pr_d"
 :

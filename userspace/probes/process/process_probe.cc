@@ -2,6 +2,7 @@
 // records_per_interval) and process.oom_kill records, and teaches the agent's identity cache
 // every cgroup v2 directory made while it runs (so a short-lived container still resolves).
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <string>
 #include <string_view>
@@ -25,12 +26,22 @@ namespace {
 // How long an OOM victim's record waits for the victim's exit (which names its cgroup).
 constexpr uint64_t kOomWaitNs = 5'000'000'000;
 
+// One hook: tp_btf where the kernel has it (exec, exit, fork), else the classic tracepoint.
 struct Hook {
   const char* category = "";
   const char* name = "";
-  bool ok = false;
+  bool btf = false;
+  bool ok = false;  // either flavor
   std::string missing;
+  std::string_view kind() const { return btf ? "tp_btf" : ok ? "tracepoint" : "unavailable"; }
 };
+
+// KSIGHT_PROCESS_HOOK=tracepoint makes the probe use the classic tracepoints where tp_btf works:
+// the tests run the fallback on a host that has both.
+bool ForceTracepoints() {
+  const char* v = std::getenv("KSIGHT_PROCESS_HOOK");
+  return v != nullptr && std::string_view(v) == "tracepoint";
+}
 
 // Newer kernels' oom:mark_victim carries the victim's comm and memory (total_vm, rss, ...).
 bool OomCarriesMemory(const HostFeatures& host) {
@@ -39,11 +50,12 @@ bool OomCarriesMemory(const HostFeatures& host) {
          std::string::npos;
 }
 
-Hook Resolve(const HostFeatures& host, const char* category, const char* name) {
+Hook Resolve(const HostFeatures& host, const char* category, const char* name, bool btf_ok) {
   Hook h;
   h.category = category;
   h.name = name;
-  h.ok = host.TracepointExists(category, name);
+  h.btf = btf_ok && host.btf() && host.TpBtfExists(name) && !ForceTracepoints();
+  h.ok = h.btf || host.TracepointExists(category, name);
   if (!h.ok) h.missing = host.TracepointMissingReason(category, name);
   return h;
 }
@@ -57,7 +69,7 @@ class ProcessProbe final : public Probe {
     const Hooks h = ResolveAll(host);
     for (const Hook* k : {&h.exec, &h.exit, &h.oom, &h.mkdir}) {
       c.details.emplace_back(fmt::format("{}:{}", k->category, k->name),
-                             k->ok ? "tracepoint" : k->missing);
+                             k->ok ? std::string(k->kind()) : k->missing);
     }
     c.details.emplace_back("oom_memory", OomCarriesMemory(host)
                                              ? "victim memory figures from oom:mark_victim"
@@ -77,7 +89,8 @@ class ProcessProbe final : public Probe {
     if (h.exec.ok) records += "process.exec";
     if (h.exit.ok) records += std::string(records.empty() ? "" : ", ") + "process.exit";
     if (h.oom.ok && h.exit.ok) records += ", process.oom_kill";
-    c.reason = fmt::format("tracepoints; records: {}; cgroup names learnt: {}", records,
+    c.reason = fmt::format("hooks: {} exec, {} exit; records: {}; cgroup names learnt: {}",
+                           h.exec.kind(), h.exit.kind(), records,
                            h.mkdir.ok ? "yes (cgroup:cgroup_mkdir)" : "no (walk at start only)");
     return c;
   }
@@ -95,13 +108,16 @@ class ProcessProbe final : public Probe {
     skel_->rodata->ks_args_bytes = static_cast<uint32_t>(
         std::min<uint64_t>(ctx.settings.Uint("args_bytes"), KS_PROC_ARGS_LEN));
     KS_RETURN_IF_ERROR(SetRingSize(skel_->maps.ring, ctx.cfg.ring_bytes));
-    KS_RETURN_IF_ERROR(SetAutoload(skel_->progs.proc_exec, hooks_.exec.ok));
-    KS_RETURN_IF_ERROR(SetAutoload(skel_->progs.proc_exit, hooks_.exit.ok));
+    KS_RETURN_IF_ERROR(SetAutoload(skel_->progs.proc_exec_btf, hooks_.exec.btf));
+    KS_RETURN_IF_ERROR(SetAutoload(skel_->progs.proc_exec, hooks_.exec.ok && !hooks_.exec.btf));
+    KS_RETURN_IF_ERROR(SetAutoload(skel_->progs.proc_exit_btf, hooks_.exit.btf));
+    KS_RETURN_IF_ERROR(SetAutoload(skel_->progs.proc_exit, hooks_.exit.ok && !hooks_.exit.btf));
     KS_RETURN_IF_ERROR(SetAutoload(skel_->progs.proc_oom, hooks_.oom.ok && hooks_.exit.ok));
     KS_RETURN_IF_ERROR(SetAutoload(skel_->progs.proc_cgroup_mkdir, hooks_.mkdir.ok));
     // Forks matter only where containers are named by cgroup v1 paths (per pid).
     fork_ = hooks_.fork.ok && ctx.identity.wants_lineage();
-    KS_RETURN_IF_ERROR(SetAutoload(skel_->progs.proc_fork, fork_));
+    KS_RETURN_IF_ERROR(SetAutoload(skel_->progs.proc_fork_btf, fork_ && hooks_.fork.btf));
+    KS_RETURN_IF_ERROR(SetAutoload(skel_->progs.proc_fork, fork_ && !hooks_.fork.btf));
     if (int r = ks_process__load(skel_.get()))
       return LibbpfError("loading the process BPF programs", r);
     KS_RETURN_IF_ERROR(FillFilterMaps(skel_->obj, ctx.filters));
@@ -169,15 +185,17 @@ class ProcessProbe final : public Probe {
 
   Details StatusDetails() const override {
     Details d;
-    d.emplace_back("hook", "tracepoint");
+    d.emplace_back("hook", std::string(hooks_.exec.kind()));  // of exec, as the other probes say
     for (const Hook* k : {&hooks_.exec, &hooks_.exit, &hooks_.oom, &hooks_.mkdir})
-      d.emplace_back(k->name, k->ok ? "tracepoint" : "unavailable: " + k->missing);
+      d.emplace_back(k->name, k->ok ? std::string(k->kind()) : "unavailable: " + k->missing);
     d.emplace_back("records_per_interval",
                    std::to_string(ctx_->settings.Uint("records_per_interval")));
     d.emplace_back("args_bytes", std::to_string(ctx_->settings.Uint("args_bytes")));
     d.emplace_back("oom_memory", OomCarriesMemory(ctx_->host) ? "yes" : "no (pid only)");
     d.emplace_back("sched_process_fork",
-                   fork_ ? "tracepoint (cgroup v1 host: children inherit their parent's cgroups)"
+                   fork_ ? fmt::format("{} (cgroup v1 host: children inherit their parent's "
+                                       "cgroups)",
+                                       hooks_.fork.kind())
                          : "not needed (cgroup v2 ids name every task's cgroup)");
     d.emplace_back("cgroups_known", std::to_string(ctx_->identity.size()));
     return d;
@@ -208,9 +226,11 @@ class ProcessProbe final : public Probe {
     Hook exec, exit, oom, mkdir, fork;
   };
   static Hooks ResolveAll(const HostFeatures& host) {
-    return {Resolve(host, "sched", "sched_process_exec"),
-            Resolve(host, "sched", "sched_process_exit"), Resolve(host, "oom", "mark_victim"),
-            Resolve(host, "cgroup", "cgroup_mkdir"), Resolve(host, "sched", "sched_process_fork")};
+    return {Resolve(host, "sched", "sched_process_exec", true),
+            Resolve(host, "sched", "sched_process_exit", true),
+            Resolve(host, "oom", "mark_victim", false),
+            Resolve(host, "cgroup", "cgroup_mkdir", false),
+            Resolve(host, "sched", "sched_process_fork", true)};
   }
 
   void OnExec(const ks_proc_exec_rec& r) {

@@ -98,8 +98,8 @@ static __always_inline int on_exit(void)
 	r->ppid = BPF_CORE_READ(t, real_parent, tgid);
 	r->exit_code = BPF_CORE_READ(t, exit_code);
 	r->start_ns = BPF_CORE_READ(t, start_boottime);
-	r->cpu_ns = BPF_CORE_READ(sig, utime) + BPF_CORE_READ(sig, stime) + BPF_CORE_READ(t, utime) +
-		    BPF_CORE_READ(t, stime);
+	r->cpu_ns = BPF_CORE_READ(sig, utime) + BPF_CORE_READ(sig, stime) +
+		    BPF_CORE_READ(t, utime) + BPF_CORE_READ(t, stime);
 	r->oom_victim = BPF_CORE_READ(sig, oom_mm) != NULL;
 	__builtin_memset(r->pad, 0, sizeof(r->pad));
 	ks_ring_submit(&ring, r);

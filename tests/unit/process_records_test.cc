@@ -87,9 +87,9 @@ TEST(OomJoiner, VictimJoinedWithItsExitOrReleasedAtTheDeadline) {
   ks_proc_oom_rec o{};
   o.hdr.ts_ns = 50;
   o.victim_pid = 42;
-  j.OnOom(o);
+  EXPECT_FALSE(j.OnOom(o));
   o.victim_pid = 43;
-  j.OnOom(o);
+  EXPECT_FALSE(j.OnOom(o));
   EXPECT_FALSE(j.OnExit(Exit(41, "x", 1, 0, 60)));  // not a victim
   auto k = j.OnExit(Exit(42, "x", 7, SIGKILL, 70));
   ASSERT_TRUE(k);
@@ -107,6 +107,34 @@ TEST(OomJoiner, VictimJoinedWithItsExitOrReleasedAtTheDeadline) {
   auto m = j.OnExit(marked);
   ASSERT_TRUE(m);
   EXPECT_EQ(m->oom.victim_pid, 44u);
+}
+
+TEST(OomJoiner, FullWritesTheLongestWaitingNowNeverDrops) {
+  OomJoiner j(1000);
+  ks_proc_oom_rec o{};
+  size_t evicted = 0;
+  for (uint32_t pid = 1; pid <= 1100; ++pid) {
+    o.victim_pid = pid;
+    o.hdr.ts_ns = pid;
+    if (auto k = j.OnOom(o)) {
+      ++evicted;
+      EXPECT_EQ(k->oom.victim_pid, evicted);  // oldest first
+      EXPECT_FALSE(k->exit);
+    }
+  }
+  EXPECT_EQ(evicted, 76u);
+  EXPECT_EQ(j.pending() + evicted, 1100u);
+}
+
+TEST(Folder, TheFoldPastTheKeyBoundNamesNoOne) {
+  Folder f(0);
+  for (uint32_t i = 0; i < 4100; ++i) f.Admit(Exit(i + 1, "x", i + 1, 0, i));
+  for (const auto& [k, v] : f.Drain()) {
+    if (!k.comm.empty()) continue;
+    EXPECT_EQ(v.exit->task.pid, 0u);
+    EXPECT_EQ(v.exit->task.cgroup_id, 0u);
+    EXPECT_EQ(v.count, 4u);
+  }
 }
 
 TEST(MemoryLimit, V2AndV1) {

@@ -237,6 +237,15 @@ TEST_F(IdentityTree, CgroupV1ChildrenInheritAndExecRereads) {
   EXPECT_FALSE(v2only.wants_lineage());
 }
 
+TEST_F(IdentityTree, ByPidAlone) {
+  IdentityCache c(Opt());
+  const std::string docker = "/system.slice/docker-" + kCid + ".scope";
+  Proc(400, "0::" + docker + "\n");
+  EXPECT_EQ(c.OfPid(400).parsed.container_runtime, "docker");
+  EXPECT_EQ(c.OfPid(401).cgroup_path, "");  // no such process
+  EXPECT_EQ(c.OfPid(0).cgroup_path, "");
+}
+
 TEST_F(IdentityTree, BoundedMemory) {
   IdentityCache::Options o = Opt();
   o.max_entries = 4;

@@ -91,6 +91,7 @@ class Agent {
   WorkloadFilter wfilter_;
   std::set<uint64_t> wf_allowed_;
   uint64_t wf_learnt_seen_ = 0, wf_last_ns_ = 0;
+  uint64_t wf_failed_ = 0;  // cgroups the filter maps could not take (full): in agent.heartbeat
   const PodMap* wf_pods_seen_ = nullptr;
   std::unique_ptr<Output> out_;
   std::vector<std::unique_ptr<ActiveProbe>> probes_;

@@ -107,20 +107,40 @@ void Agent::ApplyWorkloadFilter(bool rescan) {
   wf_learnt_seen_ = identity_.stats().learnt;
   wf_pods_seen_ = pods_.get();
   const uint8_t one = 1;
+  bool unknown_pod = false;
   identity_.ForEach([&](uint64_t cgroup_id, const Identity& id) {
-    if (wf_allowed_.contains(cgroup_id) ||
-        !wfilter_.Matches(cgroup_id, id, identity_.FindPod(id))) {
-      return;
-    }
+    if (wf_allowed_.contains(cgroup_id)) return;
+    const PodMetadata* pod = identity_.FindPod(id);
+    if (pod == nullptr && !id.parsed.pod_uid.empty()) unknown_pod = true;
+    if (!wfilter_.Matches(cgroup_id, id, pod)) return;
     wf_allowed_.insert(cgroup_id);
     for (int fd : *filters_.cgroup_map_fds) {
       if (bpf_map_update_elem(fd, &cgroup_id, &one, BPF_ANY) != 0) {
-        spdlog::warn("workload filter: cannot add cgroup {} ({}): {}", cgroup_id, id.cgroup_path,
-                     std::strerror(errno));
+        if (wf_failed_++ == 0) {
+          spdlog::warn(
+              "workload filter: cannot trace cgroup {} ({}): {} (counted in "
+              "ksight_workload_filter_refused_total)",
+              cgroup_id, id.cgroup_path, std::strerror(errno));
+        }
       }
     }
     spdlog::debug("workload filter: tracing cgroup {} ({})", cgroup_id, id.cgroup_path);
   });
+  // A pod the metadata does not name yet may be one the filter wants: ask for the list again.
+  if (unknown_pod && kubelet_) kubelet_->Wanted();
+  if (!rescan) return;
+  // Cgroups that are gone leave the maps (ids are never reused), so the room is for live ones.
+  const std::string cg2 = Cgroup2Mount();
+  for (auto it = wf_allowed_.begin(); it != wf_allowed_.end();) {
+    const std::string& path = identity_.PathOf(*it);
+    if (!cg2.empty() && !path.empty() && InodeOf(cg2 + (path == "/" ? "" : path)) == 0) {
+      const uint64_t gone = *it;
+      for (int fd : *filters_.cgroup_map_fds) bpf_map_delete_elem(fd, &gone);
+      it = wf_allowed_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 void Agent::EmitHeartbeatAndLoss(uint64_t start_ns, uint64_t end_ns) {
@@ -239,6 +259,10 @@ void Agent::PublishMetrics(const OutputSnapshot& snap, uint64_t heartbeat_unix_n
   }
   MetricsSink agent_sink(s->probe_samples, out_->probe_name(0));
   for (const auto& [type, n] : agent_types_) agent_sink.Events(type, n);
+  if (wfilter_.active()) {
+    agent_sink.Counter(metrics::kWorkloadFilterCgroups, {}, wf_allowed_.size());
+    agent_sink.Counter(metrics::kWorkloadFilterRefused, {}, wf_failed_);
+  }
   if (kubelet_) {
     const KubeletClient::State ks = kubelet_->state();
     agent_sink.Counter(metrics::kK8sFetches, {{"result", "ok"}}, ks.fetches);

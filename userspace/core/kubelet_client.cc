@@ -59,7 +59,7 @@ KubeletClient::~KubeletClient() {
 }
 
 void KubeletClient::Start() {
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = Thread([this] { Loop(); });
 }
 
 std::shared_ptr<const PodMap> KubeletClient::Pods() const {

@@ -13,10 +13,10 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "core/k8s_metadata.h"
+#include "core/thread.h"
 
 namespace ksight {
 
@@ -63,7 +63,7 @@ class KubeletClient {
   bool stop_ = false, wanted_ = false;
   std::shared_ptr<const PodMap> pods_;
   State state_;
-  std::thread thread_;
+  Thread thread_;  // core/thread.h: runs without capabilities
 };
 
 }  // namespace ksight

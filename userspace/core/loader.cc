@@ -1,5 +1,7 @@
 #include "core/loader.h"
 
+#include <fcntl.h>
+
 #include <spdlog/spdlog.h>
 
 #include <cstdarg>
@@ -56,7 +58,11 @@ Status FillFilterMaps(bpf_object* obj, const Filters& f) {
   }
   if (f.workload) {
     // The agent adds the cgroups that match the workload filters (and --cgroup) as it learns them.
-    f.cgroup_map_fds->push_back(cgroups);
+    // A duplicate: it keeps the map alive (and its number unused by anything else) even when
+    // this probe fails to start later and its object is closed.
+    const int dup = ::fcntl(cgroups, F_DUPFD_CLOEXEC, 0);
+    if (dup < 0) return Status::Errno("duplicating the cgroup filter map's fd", errno);
+    f.cgroup_map_fds->push_back(dup);
     return {};
   }
   for (uint64_t id : f.cgroup_ids) {

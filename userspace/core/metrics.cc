@@ -33,6 +33,11 @@ const std::vector<MetricFamilyDef>& MetricFamilies() {
        "Fetches of the kubelet's pod list (Kubernetes metadata), by result: ok, connect, "
        "http_<status>, parse."},
       {metrics::kK8sPods, T::kGauge, "Pods in the last pod list fetched from the kubelet."},
+      {metrics::kWorkloadFilterCgroups, T::kGauge,
+       "cgroups the --container/--pod/--namespace filters trace now."},
+      {metrics::kWorkloadFilterRefused, T::kCounter,
+       "cgroups those filters matched but the kernel filter maps could not take (full: 16384 "
+       "ids per probe); their processes are not traced."},
   };
   static const std::vector<MetricFamilyDef> kProcess = {
       {metrics::kHeartbeat, T::kGauge,

@@ -295,6 +295,17 @@ const Identity& IdentityCache::Of(uint64_t cgroup_id, uint32_t pid, bool root) {
   return Store(cgroup_id, std::move(found));
 }
 
+const Identity& IdentityCache::OfPid(uint32_t pid) {
+  if (pid == 0) return empty_;
+  if (!opt_.cgroup2.empty()) {
+    if (auto path = CgroupV2Path(ReadSmallFile(fmt::format("{}/{}/cgroup", opt_.proc, pid)))) {
+      if (const uint64_t id = InodeOf(opt_.cgroup2 + (*path == "/" ? "" : *path)))
+        return Of(id, pid);
+    }
+  }
+  return opt_.v1 ? V1Of(pid) : empty_;
+}
+
 const Identity& IdentityCache::V1Of(uint32_t pid) {
   const uint64_t now = BootNs();
   auto it = by_pid_.find(pid);

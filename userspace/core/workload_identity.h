@@ -104,6 +104,8 @@ class IdentityCache {
   // The identity of task `pid` (its tgid; 0 = unknown) in cgroup v2 `cgroup_id` (0 = unknown).
   // An empty Identity when nothing is known.
   const Identity& Of(uint64_t cgroup_id, uint32_t pid);
+  // The identity of a live task known only by pid (its cgroup from /proc/<pid>/cgroup).
+  const Identity& OfPid(uint32_t pid);
   // cgroup:cgroup_mkdir on the v2 hierarchy: `path` relative to its root.
   void Learn(uint64_t cgroup_id, std::string_view path);
   // cgroup v1 host: a forked task has its parent's cgroups (what is known of the parent's is

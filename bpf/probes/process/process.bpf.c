@@ -14,6 +14,23 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 KS_DECLARE_RING(ring);
 
+/*
+ * Processes already reported as exited. The threads of a group exit (SIGKILL, exit_group) run
+ * do_exit() at the same time: two of them can both find signal->live at 0 once the last
+ * decrement is done, so the first to claim (tgid, start) here writes the record.
+ */
+struct exited_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 start_ns;
+};
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct exited_key);
+	__type(value, __u8);
+} exited SEC(".maps");
+
 /* Bytes of argv kept per exec (setting [process] args_bytes; at most KS_PROC_ARGS_LEN). */
 const volatile __u32 ks_args_bytes = KS_PROC_ARGS_LEN;
 
@@ -84,6 +101,9 @@ static __always_inline int on_exit(void)
 	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
 	struct signal_struct *sig = BPF_CORE_READ(t, signal);
 	struct ks_proc_exit_rec *r;
+	struct task_struct *leader;
+	struct exited_key k = {};
+	__u8 one = 1;
 
 	/* do_exit() counted this thread out of signal->live before the tracepoint: 0 = the
 	 * process is gone with it. Earlier threads leave without a record. */
@@ -91,15 +111,24 @@ static __always_inline int on_exit(void)
 		return 0;
 	if (!ks_current_wanted())
 		return 0;
+	k.tgid = bpf_get_current_pid_tgid() >> 32;
+	k.start_ns = BPF_CORE_READ(t, group_leader, start_boottime);
+	if (bpf_map_update_elem(&exited, &k, &one, BPF_NOEXIST) != 0)
+		return 0; /* another thread of it wrote the record */
 	r = ks_ring_reserve(&ring, sizeof(*r), KS_REC_PROC_EXIT);
 	if (!r)
 		return 0;
 	ks_fill_current_task(&r->task);
 	r->ppid = BPF_CORE_READ(t, real_parent, tgid);
 	r->exit_code = BPF_CORE_READ(t, exit_code);
-	r->start_ns = BPF_CORE_READ(t, start_boottime);
+	r->start_ns = k.start_ns;
 	r->cpu_ns = BPF_CORE_READ(sig, utime) + BPF_CORE_READ(sig, stime) +
 		    BPF_CORE_READ(t, utime) + BPF_CORE_READ(t, stime);
+	/* A leader that left before the last thread is a zombie whose time joins signal's only
+	 * when it is released, after this. */
+	leader = BPF_CORE_READ(t, group_leader);
+	if (leader && leader != t)
+		r->cpu_ns += BPF_CORE_READ(leader, utime) + BPF_CORE_READ(leader, stime);
 	r->oom_victim = BPF_CORE_READ(sig, oom_mm) != NULL;
 	__builtin_memset(r->pad, 0, sizeof(r->pad));
 	ks_ring_submit(&ring, r);

@@ -525,6 +525,11 @@ class GpuProbe final : public Probe {
     ++types_["gpu.job"];
     auto& w = ctx_->out.Begin(ctx_->id, "gpu.job", ctx_->clock.ToUnix(job->record.queue_ts_ns));
     gpu::WriteJobBody(w, job->record, job->extras);
+    // The submitting task's workload (the job record keeps its pid, not its cgroup).
+    if (job->record.pid) {
+      const Identity& id = ctx_->identity.OfPid(*job->record.pid);
+      WriteIdentity(w, id, ctx_->identity.PodOf(id));
+    }
     ctx_->out.End();
   }
 

@@ -161,7 +161,15 @@ class ProcessProbe final : public Probe {
   }
 
   void Tick(uint64_t now_boot_ns) override {
-    for (const process::OomKill& k : oom_.Expired(now_boot_ns)) EmitOomKill(k);
+    for (const process::OomKill& k : oom_.Expired(now_boot_ns)) {
+      // With filters on, a victim whose exit never came was filtered out in the kernel: not
+      // this agent's workload (oom:mark_victim runs in the killer's context, unfiltered).
+      if (!k.exit && Filtered()) {
+        ++oom_filtered_;
+        continue;
+      }
+      EmitOomKill(k);
+    }
   }
 
   void Rollup(uint64_t start_ns, uint64_t end_ns) override {
@@ -198,6 +206,11 @@ class ProcessProbe final : public Probe {
                                        hooks_.fork.kind())
                          : "not needed (cgroup v2 ids name every task's cgroup)");
     d.emplace_back("cgroups_known", std::to_string(ctx_->identity.size()));
+    if (Filtered()) {
+      d.emplace_back("oom_kills",
+                     "only of the filtered workloads (a victim whose exit the filters "
+                     "leave out is not reported)");
+    }
     return d;
   }
 
@@ -218,7 +231,13 @@ class ProcessProbe final : public Probe {
   void Stop() override {
     if (!skel_) return;
     ks_process__detach(skel_.get());
-    for (const process::OomKill& k : oom_.Expired(UINT64_MAX)) EmitOomKill(k);
+    for (const process::OomKill& k : oom_.Expired(UINT64_MAX)) {
+      if (!k.exit && Filtered()) {
+        ++oom_filtered_;
+        continue;
+      }
+      EmitOomKill(k);
+    }
   }
 
  private:
@@ -257,6 +276,11 @@ class ProcessProbe final : public Probe {
     ctx_->out.End();
   }
 
+  bool Filtered() const {
+    const Filters& f = ctx_->filters;
+    return !f.pids.empty() || !f.comms.empty() || !f.cgroup_ids.empty() || f.workload;
+  }
+
   void EmitOomKill(const process::OomKill& k) {
     ++oom_kills_;
     std::optional<uint64_t> limit;
@@ -289,6 +313,7 @@ class ProcessProbe final : public Probe {
   bool fork_ = false;
   std::map<std::string, uint64_t> exits_by_how_{{"exited", 0}, {"signaled", 0}, {"oom_killed", 0}};
   uint64_t execs_ = 0, exits_ = 0, oom_kills_ = 0, cgroups_learnt_ = 0;
+  uint64_t oom_filtered_ = 0;  // OOM victims outside the filters (their exit was filtered)
 };
 
 }  // namespace

@@ -24,6 +24,13 @@ void WriteTaskFields(JsonWriter& w, const ks_task& t, const Identity& id) {
 
 std::string_view Bounded(const char* s, size_t cap) { return {s, strnlen(s, cap)}; }
 
+// The example of the fold past kMaxFolds keys: no comm, cgroup or pid of one of its processes.
+void Anonymize(ks_task& t) {
+  t.pid = t.tid = 0;
+  t.cgroup_id = 0;
+  std::memset(t.comm, 0, sizeof(t.comm));
+}
+
 }  // namespace
 
 ExitStatus DecodeExitStatus(uint32_t st) {
@@ -64,22 +71,26 @@ bool Folder::Take(uint16_t type) {
 bool Folder::Admit(const ks_proc_exec_rec& r) {
   if (Take(KS_REC_PROC_EXEC)) return true;
   FoldKey k{KS_REC_PROC_EXEC, std::string(CommView(r.task.comm)), r.task.cgroup_id, 0};
-  if (folds_.size() >= kMaxFolds && !folds_.contains(k)) k = FoldKey{KS_REC_PROC_EXEC, "", 0, 0};
+  const bool other = folds_.size() >= kMaxFolds && !folds_.contains(k);
+  if (other) k = FoldKey{KS_REC_PROC_EXEC, "", 0, 0};
   Folded& f = folds_[k];
   if (f.count++ == 0) f.first_ns = r.hdr.ts_ns;
   f.last_ns = r.hdr.ts_ns;
   f.exec = r;
+  if (other) Anonymize(f.exec->task);  // a count over many workloads: no one's identity
   return false;
 }
 
 bool Folder::Admit(const ks_proc_exit_rec& r) {
   if (Take(KS_REC_PROC_EXIT)) return true;
   FoldKey k{KS_REC_PROC_EXIT, std::string(CommView(r.task.comm)), r.task.cgroup_id, r.exit_code};
-  if (folds_.size() >= kMaxFolds && !folds_.contains(k)) k = FoldKey{KS_REC_PROC_EXIT, "", 0, 0};
+  const bool other = folds_.size() >= kMaxFolds && !folds_.contains(k);
+  if (other) k = FoldKey{KS_REC_PROC_EXIT, "", 0, 0};
   Folded& f = folds_[k];
   if (f.count++ == 0) f.first_ns = r.hdr.ts_ns;
   f.last_ns = r.hdr.ts_ns;
   f.exit = r;
+  if (other) Anonymize(f.exit->task);
   return false;
 }
 
@@ -92,11 +103,20 @@ uint64_t Folder::folded_total(uint16_t type) const {
   return type == KS_REC_PROC_EXEC ? total_exec_ : total_exit_;
 }
 
-void OomJoiner::OnOom(const ks_proc_oom_rec& r) {
-  if (pending_.size() >= kMaxPending && !pending_.contains(r.victim_pid)) return;
+std::optional<OomKill> OomJoiner::OnOom(const ks_proc_oom_rec& r) {
+  std::optional<OomKill> out;
+  if (pending_.size() >= kMaxPending && !pending_.contains(r.victim_pid)) {
+    auto oldest = std::min_element(
+        pending_.begin(), pending_.end(),
+        [](const auto& a, const auto& b) { return a.second.deadline_ns < b.second.deadline_ns; });
+    out = oldest->second;
+    pending_.erase(oldest);
+  }
   OomKill& k = pending_[r.victim_pid];
   k.oom = r;
+  k.exit.reset();
   k.deadline_ns = r.hdr.ts_ns + wait_ns_;
+  return out;
 }
 
 std::optional<OomKill> OomJoiner::OnExit(const ks_proc_exit_rec& r) {

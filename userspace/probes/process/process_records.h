@@ -83,7 +83,9 @@ struct OomKill {
 class OomJoiner {
  public:
   explicit OomJoiner(uint64_t wait_ns) : wait_ns_(wait_ns) {}
-  void OnOom(const ks_proc_oom_rec& r);
+  // A victim to wait for; when kMaxPending are waiting already, the one waiting longest is
+  // returned to be written now, without its exit (nothing is dropped).
+  std::optional<OomKill> OnOom(const ks_proc_oom_rec& r);
   // The victim's exit: the OOM kill it completes, if one is pending for this pid (or an
   // exit marked oom_victim that came without a mark_victim record: a kill all the same).
   std::optional<OomKill> OnExit(const ks_proc_exit_rec& r);

@@ -24,6 +24,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#define PIDS_LEN 8192 /* the "pids=" list */
+
 static char self[4096];
 
 static void *late_exit(void *arg)
@@ -44,12 +46,25 @@ static pid_t spawn(char *const argv[])
 	return p;
 }
 
+/* Wait for child p and append its pid to the "pids=" list; non-zero on failure. */
+static int reap(pid_t p, char *pids, size_t *used, long *total)
+{
+	if (p < 0)
+		return 1;
+	waitpid(p, NULL, 0);
+	*used += snprintf(pids + *used, PIDS_LEN - *used, "%s%d", *total ? "," : "", p);
+	if (*used >= PIDS_LEN)
+		return 1;
+	(*total)++;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cgroup = NULL;
 	long children = 0, oom_mib = 0, mod = 256, forks = 0;
 	int wait_go = 0, sig_child = 0, thread_child = 0, opt;
-	char pids[8192] = "";
+	char pids[PIDS_LEN] = "";
 	size_t used = 0;
 
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -130,27 +145,16 @@ int main(int argc, char **argv)
 		} else {
 			continue;
 		}
-		pid_t p = spawn(args);
-		if (p < 0)
+		if (reap(spawn(args), pids, &used, &total))
 			return 1;
-		waitpid(p, NULL, 0);
-		used += snprintf(pids + used, sizeof(pids) - used, "%s%d", total ? "," : "", p);
-		if (used >= sizeof(pids))
-			return 1;
-		total++;
 	}
 	for (long i = 0; i < forks; i++) {
 		pid_t p = fork();
 
 		if (p == 0)
 			_exit((int)(40 + i));
-		if (p < 0)
+		if (reap(p, pids, &used, &total))
 			return 1;
-		waitpid(p, NULL, 0);
-		used += snprintf(pids + used, sizeof(pids) - used, "%s%d", total ? "," : "", p);
-		if (used >= sizeof(pids))
-			return 1;
-		total++;
 	}
 	printf("done children=%ld pids=%s\n", total, pids);
 	fflush(stdout);

@@ -130,7 +130,7 @@ void Agent::ApplyWorkloadFilter(bool rescan) {
   if (unknown_pod && kubelet_) kubelet_->Wanted();
   if (!rescan) return;
   // Cgroups that are gone leave the maps (ids are never reused), so the room is for live ones.
-  const std::string cg2 = Cgroup2Mount();
+  const std::string& cg2 = identity_.cgroup2();
   for (auto it = wf_allowed_.begin(); it != wf_allowed_.end();) {
     const std::string& path = identity_.PathOf(*it);
     if (!cg2.empty() && !path.empty() && InodeOf(cg2 + (path == "/" ? "" : path)) == 0) {

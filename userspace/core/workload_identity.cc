@@ -250,7 +250,7 @@ void IdentityCache::Learn(uint64_t cgroup_id, std::string_view path) {
 
 void IdentityCache::LearnTree() {
   if (opt_.cgroup2.empty()) return;
-  if (root_id_ != 0) Store(root_id_, "/");
+  if (root_id_ != 0 && !by_id_.contains(root_id_)) Store(root_id_, "/");
   std::error_code ec;
   std::filesystem::recursive_directory_iterator it(
       opt_.cgroup2, std::filesystem::directory_options::skip_permission_denied, ec);
@@ -258,7 +258,9 @@ void IdentityCache::LearnTree() {
     if (by_id_.size() + 1 >= opt_.max_entries) break;
     if (!it->is_directory(ec)) continue;
     const std::string p = it->path().string();
-    if (const uint64_t ino = InodeOf(p)) Store(ino, p.substr(opt_.cgroup2.size()));
+    // Ids are never reused: one already known is this directory (and its parse is kept).
+    if (const uint64_t ino = InodeOf(p); ino != 0 && !by_id_.contains(ino))
+      Store(ino, p.substr(opt_.cgroup2.size()));
   }
 }
 

@@ -121,6 +121,7 @@ class IdentityCache {
   // The path of a v2 cgroup id, "" when unknown (learnt or walked).
   const std::string& PathOf(uint64_t cgroup_id);
   uint64_t root_id() const { return root_id_; }
+  const std::string& cgroup2() const { return opt_.cgroup2; }  // the v2 mount ("" = none)
   size_t size() const { return by_id_.size(); }
   const IdentityStats& stats() const { return stats_; }
 

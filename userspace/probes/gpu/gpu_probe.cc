@@ -56,14 +56,6 @@ constexpr uint64_t kJobMaxAgeNs = 300'000'000'000;  // a job not done in 5 min i
 
 // ---- what this host offers ------------------------------------------------------------------
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return {};
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 bool PathExists(const std::string& p) {
   struct stat st {};
   return ::stat(p.c_str(), &st) == 0;
@@ -129,7 +121,7 @@ GpuHostFacts GatherFacts(const HostFeatures& host, std::string printk_source = "
   for (const auto& [cat, name] : gpu::GpuTracepointsOfInterest()) {
     if (!host.TracepointExists(cat, name)) continue;
     f.tracepoints[fmt::format("{}:{}", cat, name)] =
-        ReadFile(fmt::format("{}/events/{}/{}/format", host.tracefs_path(), cat, name));
+        ReadSmallFile(fmt::format("{}/events/{}/{}/format", host.tracefs_path(), cat, name));
     sched = sched || cat == "gpu_scheduler";
   }
   for (const auto& name : gpu::GpuTpBtfOfInterest()) {
@@ -195,7 +187,7 @@ class GpuProbe final : public Probe {
 
     gpu::WorkloadResolver::Options wo;
     wo.ticks_per_sec = static_cast<uint64_t>(std::max(::sysconf(_SC_CLK_TCK), 1L));
-    wo.cgroupfs = Cgroup2Mount();
+    wo.cgroupfs = ctx.identity.cgroup2();
     wo.path_of = [id = &ctx.identity](uint64_t cg) { return id->PathOf(cg); };
     if (plan_.exit_cache) {
       const int fd = bpf_map__fd(skel_->maps.exited);

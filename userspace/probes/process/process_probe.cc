@@ -160,17 +160,7 @@ class ProcessProbe final : public Probe {
     if (err != RecordError::kNone) malformed_.Count(name(), err, data, size);
   }
 
-  void Tick(uint64_t now_boot_ns) override {
-    for (const process::OomKill& k : oom_.Expired(now_boot_ns)) {
-      // With filters on, a victim whose exit never came was filtered out in the kernel: not
-      // this agent's workload (oom:mark_victim runs in the killer's context, unfiltered).
-      if (!k.exit && Filtered()) {
-        ++oom_filtered_;
-        continue;
-      }
-      EmitOomKill(k);
-    }
-  }
+  void Tick(uint64_t now_boot_ns) override { ReleaseOomKills(now_boot_ns); }
 
   void Rollup(uint64_t start_ns, uint64_t end_ns) override {
     const int64_t b2u = ctx_->clock.boot_to_unix_ns;
@@ -231,13 +221,7 @@ class ProcessProbe final : public Probe {
   void Stop() override {
     if (!skel_) return;
     ks_process__detach(skel_.get());
-    for (const process::OomKill& k : oom_.Expired(UINT64_MAX)) {
-      if (!k.exit && Filtered()) {
-        ++oom_filtered_;
-        continue;
-      }
-      EmitOomKill(k);
-    }
+    ReleaseOomKills(UINT64_MAX);
   }
 
  private:
@@ -276,6 +260,19 @@ class ProcessProbe final : public Probe {
     ctx_->out.End();
   }
 
+  // Victims whose exit did not come by now_ns. With filters on, such a victim's exit was
+  // filtered out in the kernel: not this agent's workload (oom:mark_victim runs in the killer's
+  // context, unfiltered), so it is not reported.
+  void ReleaseOomKills(uint64_t now_ns) {
+    for (const process::OomKill& k : oom_.Expired(now_ns)) {
+      if (!k.exit && Filtered()) {
+        ++oom_filtered_;
+        continue;
+      }
+      EmitOomKill(k);
+    }
+  }
+
   bool Filtered() const {
     const Filters& f = ctx_->filters;
     return !f.pids.empty() || !f.comms.empty() || !f.cgroup_ids.empty() || f.workload;
@@ -293,9 +290,8 @@ class ProcessProbe final : public Probe {
   // The victim cgroup's memory limit: v2 memory.max, else v1 memory.limit_in_bytes.
   std::optional<uint64_t> MemoryLimit(const Identity& id) const {
     if (id.cgroup_path.empty() || id.cgroup_path == "/") return std::nullopt;
-    if (cgroup2_.empty()) cgroup2_ = Cgroup2Mount();
     for (const std::string& f :
-         {cgroup2_ + id.cgroup_path + "/memory.max",
+         {ctx_->identity.cgroup2() + id.cgroup_path + "/memory.max",
           "/sys/fs/cgroup/memory" + id.cgroup_path + "/memory.limit_in_bytes"}) {
       const std::string text = ReadSmallFile(f);
       if (!text.empty()) return process::ParseMemoryLimit(text);
@@ -309,7 +305,6 @@ class ProcessProbe final : public Probe {
   process::Folder folder_{1000};
   process::OomJoiner oom_{kOomWaitNs};
   MalformedRecords malformed_;
-  mutable std::string cgroup2_;
   bool fork_ = false;
   std::map<std::string, uint64_t> exits_by_how_{{"exited", 0}, {"signaled", 0}, {"oom_killed", 0}};
   uint64_t execs_ = 0, exits_ = 0, oom_kills_ = 0, cgroups_learnt_ = 0;

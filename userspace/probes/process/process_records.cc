@@ -68,14 +68,21 @@ bool Folder::Take(uint16_t type) {
   return false;
 }
 
+Folded& Folder::FoldOf(uint16_t type, const ks_rec_hdr& hdr, const ks_task& t, uint32_t status,
+                       bool* other) {
+  FoldKey k{type, std::string(CommView(t.comm)), t.cgroup_id, status};
+  *other = folds_.size() >= kMaxFolds && !folds_.contains(k);
+  if (*other) k = FoldKey{type, "", 0, 0};
+  Folded& f = folds_[k];
+  if (f.count++ == 0) f.first_ns = hdr.ts_ns;
+  f.last_ns = hdr.ts_ns;
+  return f;
+}
+
 bool Folder::Admit(const ks_proc_exec_rec& r) {
   if (Take(KS_REC_PROC_EXEC)) return true;
-  FoldKey k{KS_REC_PROC_EXEC, std::string(CommView(r.task.comm)), r.task.cgroup_id, 0};
-  const bool other = folds_.size() >= kMaxFolds && !folds_.contains(k);
-  if (other) k = FoldKey{KS_REC_PROC_EXEC, "", 0, 0};
-  Folded& f = folds_[k];
-  if (f.count++ == 0) f.first_ns = r.hdr.ts_ns;
-  f.last_ns = r.hdr.ts_ns;
+  bool other = false;
+  Folded& f = FoldOf(KS_REC_PROC_EXEC, r.hdr, r.task, 0, &other);
   f.exec = r;
   if (other) Anonymize(f.exec->task);  // a count over many workloads: no one's identity
   return false;
@@ -83,12 +90,8 @@ bool Folder::Admit(const ks_proc_exec_rec& r) {
 
 bool Folder::Admit(const ks_proc_exit_rec& r) {
   if (Take(KS_REC_PROC_EXIT)) return true;
-  FoldKey k{KS_REC_PROC_EXIT, std::string(CommView(r.task.comm)), r.task.cgroup_id, r.exit_code};
-  const bool other = folds_.size() >= kMaxFolds && !folds_.contains(k);
-  if (other) k = FoldKey{KS_REC_PROC_EXIT, "", 0, 0};
-  Folded& f = folds_[k];
-  if (f.count++ == 0) f.first_ns = r.hdr.ts_ns;
-  f.last_ns = r.hdr.ts_ns;
+  bool other = false;
+  Folded& f = FoldOf(KS_REC_PROC_EXIT, r.hdr, r.task, r.exit_code, &other);
   f.exit = r;
   if (other) Anonymize(f.exit->task);
   return false;

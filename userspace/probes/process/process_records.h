@@ -66,6 +66,9 @@ class Folder {
 
  private:
   bool Take(uint16_t type);
+  // The fold a record past the limit joins (counted in it); *other: the one past kMaxFolds keys.
+  Folded& FoldOf(uint16_t type, const ks_rec_hdr& hdr, const ks_task& t, uint32_t status,
+                 bool* other);
   uint64_t limit_;
   uint64_t used_exec_ = 0, used_exit_ = 0;
   uint64_t total_exec_ = 0, total_exit_ = 0;
